@@ -1,0 +1,69 @@
+"""Which `nam_legacy` class a config names, and building it safely under a release.
+
+Upstream's model config is `{"net": {"name": ..., "config": {...}}, "loss": ...,
+"optimizer": ..., "lr_scheduler": ...}`; `Model.parse_config` looked `net.name` up in a
+registry and called `<Class>.init_from_config(net["config"])`. Only the "net" part
+matters for the architecture.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Mapping, Tuple, Union
+
+import torch
+
+from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
+from nam_legacy.models.parametric.hyper_net import HyperConvNet
+from nam_legacy.releases import ReleaseProfile, use_release
+
+from .errors import ConfigError, UnsupportedReleaseError
+
+ARCHITECTURES = {"CatLSTM": CatLSTM, "CatWaveNet": CatWaveNet, "HyperConvNet": HyperConvNet}
+
+ModelConfig = Union[Mapping[str, Any], str, Path]
+
+
+def read_model_config(model_config: ModelConfig) -> Dict[str, Any]:
+    """The model-config dict, from a dict or the path of a JSON file."""
+    if isinstance(model_config, Mapping):
+        return json.loads(json.dumps(model_config))  # a private, JSON-clean copy
+    path = Path(model_config)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read model config {path}: {e.strerror or e}") from None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"model config {path} is not valid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"model config {path} must be a JSON object")
+    return value
+
+
+def net_spec(config: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    """(architecture name, net config) of a model config; also accepts a bare net dict."""
+    net = config.get("net", config)
+    if not isinstance(net, Mapping) or "name" not in net or "config" not in net:
+        raise ConfigError('model config needs "net": {"name": ..., "config": {...}}')
+    name, net_config = net["name"], net["config"]
+    if name not in ARCHITECTURES:
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise ConfigError(f"architecture {name!r} is not a parametric model ({known})")
+    if not isinstance(net_config, Mapping):
+        raise ConfigError(f'"net.config" of {name} must be an object')
+    return name, dict(net_config)
+
+
+def build(name: str, net_config: Mapping[str, Any], release: ReleaseProfile) -> torch.nn.Module:
+    """A fresh model as `release` built it. Global RNG state is left untouched."""
+    cls = ARCHITECTURES[name]
+    if name == "CatWaveNet" and not release.has_catwavenet:
+        raise UnsupportedReleaseError(f"CatWaveNet does not exist in release {release.name}")
+    with use_release(release), torch.random.fork_rng(devices=[]):
+        try:
+            return cls.init_from_config(json.loads(json.dumps(net_config)))
+        except (TypeError, KeyError, ValueError, AssertionError, RuntimeError) as e:
+            raise ConfigError(f"cannot build {name} from its config: {type(e).__name__}: {e}") from None

@@ -1,0 +1,1 @@
+"""The `nam-legacy` command line and the archaeology tooling."""
