@@ -23,6 +23,7 @@ from compat.describe import describe
 from compat.render import render
 
 from . import demo
+from .report import format_facts
 
 PROG = "nam-legacy"
 EXIT_USAGE = 2
@@ -42,11 +43,7 @@ def cmd_inspect(args) -> int:
     if args.json:
         print(json.dumps(facts, indent=2))
     else:
-        width = max(len(k) for k in facts)
-        for key, value in facts.items():
-            if isinstance(value, list):
-                value = "; ".join(value)
-            print(f"{key.replace('_', ' '):<{width}}  {value}")
+        print("\n".join(format_facts(facts)))
     return 0
 
 
@@ -64,7 +61,7 @@ def cmd_render(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    report = demo.run(Path(args.output), progress=not args.json)
+    report = demo.run(Path(args.output), say=(lambda *a: None) if args.json else print)
     if args.json:
         print(json.dumps(report, indent=2))
     return 0

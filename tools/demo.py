@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import numpy as np
 from tqdm import tqdm
@@ -18,6 +18,8 @@ import compat
 from compat.audio import write_audio
 from compat.describe import describe
 from compat.render import render
+
+from .report import format_facts
 
 EXAMPLE = Path(__file__).with_name("example")
 CHECKPOINT = EXAMPLE / "catlstm-0.7.4.ckpt"
@@ -34,23 +36,24 @@ def test_signal(seconds: float = 1.5) -> np.ndarray:
     return (0.4 * tone * np.exp(-3.0 * t)).astype(np.float32)
 
 
-def run(outdir: Path, progress: bool = True) -> Dict:
+def run(outdir: Path, say: Callable[[str], None] = print) -> Dict:
+    """Inspect the bundled checkpoint, render the sweep into outdir; returns a report."""
+
     loaded = compat.open_checkpoint(CHECKPOINT, MODEL_CONFIG)
     facts = describe(loaded)
     specs = json.loads(PARAM_CONFIG.read_text())
     names = sorted(specs)  # the order the model consumes knobs
     defaults = [float(specs[n]["default_value"]) for n in names]
     swept = next(n for n in names if specs[n]["type"] == "continuous")
-    say = print if progress else (lambda *a, **k: None)
 
     say(f"Bundled checkpoint: {CHECKPOINT.name}")
-    for key, value in facts.items():
-        say(f"  {key.replace('_', ' ')}: {value}")
+    for line in format_facts(facts, indent="  "):
+        say(line)
     say(f"  knobs (sorted): {', '.join(names)}; defaults {defaults}")
 
     x = test_signal()
     outputs: List[Dict] = [{"file": str(write_audio(outdir / "input.wav", x, RATE)), "knobs": None}]
-    for value in tqdm(SWEEP, desc=f"rendering {swept} sweep", disable=not progress):
+    for value in tqdm(SWEEP, desc=f"rendering {swept} sweep", disable=say is not print):
         knobs = list(defaults)
         knobs[names.index(swept)] = value
         y = render(loaded.model, knobs, x)
