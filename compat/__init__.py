@@ -3,17 +3,20 @@
 from .errors import (
     ConfigError,
     CorruptFileError,
+    FileAccessError,
     LegacyError,
     UnknownFormatError,
     UnsafeFileError,
     UnsupportedReleaseError,
     WeightsMismatchError,
 )
+from .checkpoint import read_checkpoint
 from .loading import LoadedCheckpoint, load_checkpoint, open_checkpoint
 
 __all__ = [
     "ConfigError",
     "CorruptFileError",
+    "FileAccessError",
     "LegacyError",
     "LoadedCheckpoint",
     "UnknownFormatError",
@@ -22,4 +25,5 @@ __all__ = [
     "WeightsMismatchError",
     "load_checkpoint",
     "open_checkpoint",
+    "read_checkpoint",
 ]

@@ -18,7 +18,7 @@ from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.models.parametric.hyper_net import HyperConvNet
 from nam_legacy.releases import ReleaseProfile, use_release
 
-from .errors import ConfigError, UnsupportedReleaseError
+from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
 
 ARCHITECTURES = {"CatLSTM": CatLSTM, "CatWaveNet": CatWaveNet, "HyperConvNet": HyperConvNet}
 
@@ -33,7 +33,7 @@ def read_model_config(model_config: ModelConfig) -> Dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"cannot read model config {path}: {e.strerror or e}") from None
+        raise FileAccessError(f"cannot read model config {path}: {e.strerror or e}") from None
     try:
         value = json.loads(text)
     except ValueError as e:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import ConfigError, CorruptFileError, UnknownFormatError
+from .errors import ConfigError, CorruptFileError, FileAccessError, UnknownFormatError
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _MAX_SAMPLES = 1 << 31
@@ -36,7 +36,7 @@ def read_audio(path) -> Audio:
         if suffix == ".wav":
             return _read_wav(path.read_bytes(), path)
     except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+        raise FileAccessError(f"cannot read {path}: {e.strerror or e}") from None
     raise UnknownFormatError(f"{path}: audio must be .wav or .npy")
 
 

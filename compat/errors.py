@@ -10,6 +10,10 @@ class LegacyError(Exception):
     """Base class: anything wrong with a legacy file or its use."""
 
 
+class FileAccessError(LegacyError):
+    """The file cannot be opened or read (missing, a directory, no permission)."""
+
+
 class UnsafeFileError(LegacyError):
     """The file asks for something we refuse to do (a global outside the allowlist, a bomb)."""
 

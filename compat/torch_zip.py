@@ -1,0 +1,171 @@
+"""The zip container of a torch (>= 1.6) checkpoint: member names, size limits, and storages read on demand.
+
+Nothing is ever extracted to disk, but member names are still checked so that a hostile archive is refused as a
+whole. Declared sizes are checked before anything is read, and a read never goes past what was declared.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+import torch
+
+from .errors import CorruptFileError, UnknownFormatError, UnsafeFileError
+
+MAX_TOTAL_BYTES = 2 * 2**30  # uncompressed, all entries together
+MAX_ENTRY_BYTES = 2 * 2**30
+MAX_ENTRIES = 100_000
+MAX_PICKLE_BYTES = 64 * 2**20  # a genuine data.pkl is a few KB
+MAX_COMPRESSION_RATIO = 100  # torch stores entries uncompressed; this only matters for re-zipped files
+_RATIO_EXEMPT_BYTES = 2**20  # small entries of zeros legitimately deflate better than that
+_CHUNK = 2**20
+
+_ZIP_MAGIC = b"PK\x03\x04"
+# torch < 1.6 (or `_use_new_zipfile_serialization=False`) starts with pickle protocol 2 and LONG1 of its magic number.
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_STORAGE_KEY = re.compile(r"[0-9]{1,20}")  # torch numbers its storages
+
+
+class TorchArchive:
+    """An open, validated checkpoint archive. Use as a context manager; storages stay valid after closing."""
+
+    def __init__(self, path: str | Path):
+        self._file: BinaryIO = open(path, "rb")
+        try:
+            self._zip = _open_zip(self._file)
+            self._entries, self.prefix = _validate(self._zip.infolist())
+            self._check_version_files()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def __enter__(self) -> TorchArchive:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._zip.close()
+        self._file.close()
+
+    def pickle_bytes(self) -> bytes:
+        info = self._entries.get(f"{self.prefix}/data.pkl")
+        if info is None:
+            raise CorruptFileError(f"archive has no {self.prefix}/data.pkl")
+        if info.file_size > MAX_PICKLE_BYTES:
+            raise UnsafeFileError(f"{info.filename} is {info.file_size} bytes, above the limit of {MAX_PICKLE_BYTES}")
+        return bytes(self._read(info))
+
+    def storage(self, key: str, dtype: torch.dtype, numel: int) -> torch.Tensor:
+        """Storage `key` as a flat tensor of `numel` elements of `dtype`, in memory of its own."""
+        if not _STORAGE_KEY.fullmatch(key):
+            raise CorruptFileError(f"storage key {key[:40]!r} is malformed")
+        nbytes = numel * dtype.itemsize
+        if nbytes > MAX_ENTRY_BYTES:  # before looking at, let alone allocating, anything
+            raise UnsafeFileError(f"storage {key} claims {nbytes} bytes, above the limit of {MAX_ENTRY_BYTES}")
+        info = self._entries.get(f"{self.prefix}/data/{key}")
+        if info is None:
+            raise CorruptFileError(f"archive has no {self.prefix}/data/{key}")
+        if info.file_size != nbytes:
+            raise CorruptFileError(f"storage {key} holds {info.file_size} bytes, not {numel} x {dtype} = {nbytes}")
+        buf = self._read(info)
+        if dtype == torch.bool and buf.translate(None, b"\x00\x01"):
+            raise CorruptFileError(f"bool storage {key} holds bytes other than 0 and 1")
+        if not buf:
+            return torch.empty(0, dtype=dtype)
+        return torch.frombuffer(buf, dtype=dtype)  # the tensor keeps `buf` alive; little-endian was checked
+
+    def _check_version_files(self) -> None:
+        byteorder = self._small(f"{self.prefix}/byteorder")
+        if byteorder == b"big":
+            raise UnknownFormatError("checkpoint was written on a big-endian machine, which is not supported")
+        if byteorder not in (None, b"little"):
+            raise CorruptFileError(f"{self.prefix}/byteorder holds {byteorder[:20]!r}")
+        version = self._small(f"{self.prefix}/.format_version")
+        if version not in (None, b"1"):
+            raise UnknownFormatError(f"torch serialization format version {version[:20]!r} is not supported")
+
+    def _small(self, name: str) -> bytes | None:
+        info = self._entries.get(name)
+        if info is None:
+            return None
+        if info.file_size > 64:
+            raise CorruptFileError(f"{name} is {info.file_size} bytes long")
+        return bytes(self._read(info)).strip()
+
+    def _read(self, info: zipfile.ZipInfo) -> bytearray:
+        """Exactly the declared bytes, into one writable buffer; the zip module checks the CRC at the end."""
+        buf = bytearray(info.file_size)
+        view, pos = memoryview(buf), 0
+        try:
+            with self._zip.open(info) as fh:
+                while pos < len(buf):
+                    chunk = fh.read(min(_CHUNK, len(buf) - pos))
+                    if not chunk:
+                        break
+                    view[pos:pos + len(chunk)] = chunk
+                    pos += len(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
+            raise CorruptFileError(f"cannot read zip entry {info.filename!r}: {str(e)[:200]}") from None
+        finally:
+            view.release()
+        if pos != len(buf):
+            raise CorruptFileError(f"zip entry {info.filename!r} is truncated ({pos} of {len(buf)} bytes)")
+        return buf
+
+
+def _open_zip(fh: BinaryIO) -> zipfile.ZipFile:
+    head = fh.read(len(_LEGACY_MAGIC))
+    fh.seek(0)
+    if head == _LEGACY_MAGIC:
+        raise UnknownFormatError(
+            "file uses the legacy (torch < 1.6) serialization, which is not supported; re-save it with torch >= 1.6")
+    if not head.startswith(_ZIP_MAGIC):
+        raise UnknownFormatError(f"not a torch checkpoint (a zip archive); it starts with {head[:8].hex()!r}")
+    try:
+        return zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, OverflowError,
+            NotImplementedError) as e:  # what the zip module raises on damaged central directories
+        raise CorruptFileError(f"damaged or truncated zip archive: {str(e)[:200]}") from None
+
+
+def _validate(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], str]:
+    """Entries by name, and the single top-level directory they all live in."""
+    if len(infos) > MAX_ENTRIES:
+        raise UnsafeFileError(f"archive has {len(infos)} entries, above the limit of {MAX_ENTRIES}")
+    entries: dict[str, zipfile.ZipInfo] = {}
+    prefixes: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        parts = name.split("/")
+        if name.startswith("/") or "\\" in name or "\0" in name or ":" in parts[0] or ".." in parts:
+            raise UnsafeFileError(f"zip entry name {name[:100]!r} is absolute or leaves the archive")
+        if len(parts) < 2 or "" in parts or "." in parts:
+            raise UnsafeFileError(f"zip entry name {name[:100]!r} is not <archive>/<file>")
+        if name in entries:
+            raise UnsafeFileError(f"zip entry {name[:100]!r} appears twice")
+        if info.flag_bits & 0x1:
+            raise UnsafeFileError(f"zip entry {name[:100]!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UnknownFormatError(f"zip entry {name[:100]!r} uses compression method {info.compress_type}")
+        _check_size(info)
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise UnsafeFileError(f"archive unpacks to more than {MAX_TOTAL_BYTES} bytes")
+        entries[name] = info
+        prefixes.add(parts[0])
+    if len(prefixes) != 1:
+        raise UnsafeFileError(f"archive has {len(prefixes)} top-level directories, not one")
+    return entries, prefixes.pop()
+
+
+def _check_size(info: zipfile.ZipInfo) -> None:
+    name = info.filename[:100]
+    if info.file_size > MAX_ENTRY_BYTES:
+        raise UnsafeFileError(f"zip entry {name!r} unpacks to {info.file_size} bytes, above the limit")
+    if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+        raise CorruptFileError(f"stored zip entry {name!r} declares two different sizes")
+    if info.file_size > max(_RATIO_EXEMPT_BYTES, MAX_COMPRESSION_RATIO * info.compress_size):
+        raise UnsafeFileError(f"zip entry {name!r} claims a compression ratio above {MAX_COMPRESSION_RATIO}")
