@@ -33,8 +33,7 @@ from nam_legacy.models.parametric.hyper_net import (
 from nam_legacy.releases import get_release, use_release
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "oracle"))
-import envs as oracle_envs  # noqa: E402
+import oracles  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -494,10 +493,6 @@ with ctx:
 '''
 
 
-def _built_oracles():
-    return [r for r in oracle_envs.RELEASES if oracle_envs.is_built(r)]
-
-
 def _run_side(python, side, workdir, release, env_extra):
     script = workdir / "run.py"  # alone in its directory: nothing can shadow `nam`
     script.parent.mkdir(parents=True, exist_ok=True)
@@ -521,18 +516,10 @@ def _assert_tensor_dicts_equal(a, b, what):
         assert torch.equal(a[k], b[k]), (what, k)
 
 
-_ORACLE_RELEASES = _built_oracles()
-
-
 @pytest.mark.oracle
-@pytest.mark.skipif(
-    not _ORACLE_RELEASES,
-    reason="no oracle venv of a genuine nam release is built "
-    "(run `python tests/oracle/envs.py build 0.7.4`); the tests never build one",
-)
-@pytest.mark.parametrize("release", _ORACLE_RELEASES or ["none"])
+@pytest.mark.parametrize("release", oracles.ALL)
 def test_bit_exact_against_genuine_release(tmp_path, release):
-    theirs = _run_side(oracle_envs.python_for(release, build_if_missing=False), "theirs",
+    theirs = _run_side(oracles.python_or_skip(release), "theirs",
                        tmp_path / "theirs", release, {})
     ours = _run_side(sys.executable, "ours", tmp_path / "ours", release,
                      {"PYTHONPATH": str(REPO)})

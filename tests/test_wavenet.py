@@ -5,7 +5,6 @@ upstream (tags cited per test). The oracle tests at the end run the real release
 their own venvs (tests/oracle/envs.py) and demand bit-identical results.
 """
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -20,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
+import oracles
 from nam_legacy.models import wavenet as wn
 from nam_legacy.models._activations import get_activation
 from nam_legacy.models._names import ACTIVATION_NAME, BATCHNORM_NAME, CONV_NAME, LAYERNORM_NAME
@@ -474,20 +474,6 @@ for name, kwargs in spec["cases"].items():
 torch.save(out, spec["out"])
 """
 
-_ENVS_PATH = Path(__file__).resolve().parent / "oracle" / "envs.py"
-
-
-def _oracle_python(release):
-    spec = importlib.util.spec_from_file_location("_nam_oracle_envs", _ENVS_PATH)
-    envs = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("_nam_oracle_envs", envs)
-    spec.loader.exec_module(envs)
-    try:
-        return envs.python_for(release, build_if_missing=False)
-    except envs.OracleEnvError as e:
-        pytest.skip(f"no oracle venv for nam {release}: {e}")
-
-
 _ORACLE_CACHE = {}
 _SEED = 1234
 _LENGTH = 64
@@ -495,7 +481,7 @@ _LENGTH = 64
 
 def _oracle(release):
     if release not in _ORACLE_CACHE:
-        python = _oracle_python(release)
+        python = oracles.python_or_skip(release)
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "oracle.pt"
             spec = {
@@ -550,8 +536,6 @@ def test_oracle_init_forward_weights(release, case):
 @pytest.mark.parametrize("release", _ORACLE_RELEASES)
 def test_oracle_cpp_header(release, case, tmp_path, monkeypatch):
     ref = _oracle(release)[case]
-    if Version(release) < Version("0.5.0") and importlib.util.find_spec("nam_legacy.data") is None:
-        pytest.skip("0.4.0 export writes wavs through nam_legacy.data, not written yet")
     _stub_metadata(monkeypatch)
     ours = _ours(release, case, seed=0)
     ours.load_state_dict(ref["state_dict"], strict=True)
