@@ -13,10 +13,10 @@ import torch
 import torch.nn as nn
 
 from .._core import InitializableFromConfig
+from ..data import REQUIRED_RATE, wav_to_tensor
 from ..releases import current_release
 from ._exportable import Exportable
-
-REQUIRED_RATE = 48_000
+from ._resources import loudness_input_path
 
 
 def _sine_snapshot_input() -> torch.Tensor:
@@ -100,9 +100,6 @@ class _Base(nn.Module, InitializableFromConfig, Exportable):
 
     @classmethod
     def _metadata_loudness_x(cls) -> torch.Tensor:
-        from ..data import wav_to_tensor
-        from ._resources import loudness_input_path
-
         return wav_to_tensor(loudness_input_path())
 
     def _metadata_loudness(self, gain: float = 1.0, db: bool = True) -> float:

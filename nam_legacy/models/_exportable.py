@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..data import np_to_wav
 from ..releases import ReleaseProfile, current_release
 from .metadata import Date, UserMetadata
 
@@ -58,8 +59,6 @@ class Exportable(abc.ABC):
         return self._export_nam(Path(outdir), release, include_snapshot, basename, user_metadata)
 
     def _export_directory(self, outdir: Path, release: ReleaseProfile):
-        from ..data import np_to_wav
-
         was_training = self.training
         self.eval()
         document = {
