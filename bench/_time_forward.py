@@ -45,14 +45,20 @@ def main():
         with torch.no_grad():
             for impl, model in models.items():
                 outputs[impl] = model(params, x)  # warm-up
+            order = list(models.items())
             for _ in range(args.repeats):
-                for impl, model in models.items():
+                order.reverse()  # ABBA: neither implementation always runs first
+                for impl, model in order:
                     start = time.perf_counter()
                     outputs[impl] = model(params, x)
                     times[impl].append(time.perf_counter() - start)
+        # Calls alternate, so each adjacent pair saw the same machine; the median of the
+        # pairwise ratios cancels slow drifts that a ratio of medians would keep.
+        pair_ratios = [ours / theirs for ours, theirs in zip(times["nam_legacy"], times["nam"])]
         results[case["name"]] = {
             "nam": statistics.median(times["nam"]),
             "nam_legacy": statistics.median(times["nam_legacy"]),
+            "ratio": statistics.median(pair_ratios),
             "identical": bool(torch.equal(outputs["nam"], outputs["nam_legacy"])),
         }
     print(json.dumps(results))

@@ -188,6 +188,9 @@ class HyperNet(nn.Module):
         self._cum_numel = torch.cat(
             [torch.LongTensor([0]), torch.cumsum(torch.LongTensor(numels), dim=0)]
         )
+        # The same bounds as Python ints: slicing with them skips a tensor-to-index
+        # conversion per tensor per forward.
+        self._bounds = self._cum_numel.tolist()
         scale = torch.cat(
             [torch.full((numel,), norm / norm0) for numel, norm in zip(numels, norms)]
         )
@@ -217,7 +220,7 @@ class HyperNet(nn.Module):
     def forward(self, x) -> Tuple[torch.Tensor]:
         """(N, D) knobs → tuple of (N, numel_t) slices, one per main-net tensor."""
         y = self._affine(self._net(x))
-        bounds = self._cum_numel
+        bounds = self._bounds
         return tuple(y[:, i:j] for i, j in zip(bounds[:-1], bounds[1:]))
 
     def get_export_params(self) -> np.ndarray:
