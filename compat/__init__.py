@@ -1,4 +1,4 @@
-"""Everything about old files: reading, detecting, upgrading and (later) migrating them."""
+"""Everything about old files: detecting, reading, upgrading, loading and writing them."""
 
 from .errors import (
     ConfigError,
@@ -12,17 +12,24 @@ from .errors import (
 )
 from .checkpoint import read_checkpoint
 from .loading import LoadedCheckpoint, load_checkpoint, open_checkpoint
+from .knobs import KnobSpec
+from .loader import LegacyModel, load
+from .exporter import export
 
 __all__ = [
     "ConfigError",
     "CorruptFileError",
     "FileAccessError",
     "LegacyError",
+    "KnobSpec",
+    "LegacyModel",
     "LoadedCheckpoint",
     "UnknownFormatError",
     "UnsafeFileError",
     "UnsupportedReleaseError",
     "WeightsMismatchError",
+    "export",
+    "load",
     "load_checkpoint",
     "open_checkpoint",
     "read_checkpoint",

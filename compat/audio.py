@@ -1,20 +1,19 @@
 """Mono audio in and out: `.npy` (float32, exact) and `.wav` (PCM 16/24/32-bit or float).
 
 Rendered output goes to 32-bit float WAV so no bit of the model's output is lost.
-Writes are atomic: a temporary file in the target folder, renamed into place.
+Writes are atomic (compat.atomic).
 """
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .errors import ConfigError, CorruptFileError, FileAccessError, UnknownFormatError
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
@@ -127,26 +126,3 @@ def _float_wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     fmt = struct.pack("<HHIIHH", _FLOAT, 1, int(rate), int(rate) * 4, 4, 32)
     chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(body)) + body
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """All or nothing: no partial file is ever visible at `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -66,7 +66,7 @@ def _load_strict(model: torch.nn.Module, state_dict: dict, name: str) -> None:
     model.load_state_dict(state_dict, strict=True)
 
 
-def _target_release(release) -> ReleaseProfile:
+def target_release(release) -> ReleaseProfile:
     if release is None:
         return DEFAULT
     try:
@@ -82,7 +82,7 @@ def open_checkpoint(
     release: Union[str, ReleaseProfile, None] = None,
 ) -> LoadedCheckpoint:
     """Everything we learn from loading `path`; the model is in eval mode."""
-    target = _target_release(release)
+    target = target_release(release)
     name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
     checkpoint = read_checkpoint(path)
     state_dict = _net_state_dict(checkpoint)

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -20,6 +21,7 @@ import torch
 import compat
 from compat.audio import read_audio, write_audio
 from compat.describe import describe
+from compat.knobs import knob_vector, parse_named
 from compat.render import render
 
 from . import demo
@@ -28,35 +30,75 @@ from .report import format_facts
 PROG = "nam-legacy"
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+TRAINING_RATE = 48_000  # every legacy release trained at 48 kHz unless the file says otherwise
 
 
-def _parse_knobs(text: str) -> List[float]:
+def _positional_knobs(text: Optional[str]) -> Optional[List[float]]:
+    if text is None:
+        return None
     try:
         return [float(v) for v in text.split(",") if v.strip() != ""]
     except ValueError:
         raise compat.ConfigError(f"--params must be comma-separated numbers, got {text!r}") from None
 
 
+def _load(args) -> "compat.LegacyModel":
+    return compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
+
+
 def cmd_inspect(args) -> int:
-    loaded = compat.open_checkpoint(args.checkpoint, args.config, release=args.release)
-    facts = describe(loaded)
+    facts = describe(_load(args))
     if args.json:
         print(json.dumps(facts, indent=2))
-    else:
-        print("\n".join(format_facts(facts)))
+        return 0
+    knobs = facts.pop("knobs")
+    lines = format_facts({k: v for k, v in facts.items() if not isinstance(v, dict) and v != []})
+    if knobs:
+        lines.append("knobs (model input order):")
+        for k in knobs:
+            span = "" if k["minval"] is None else f" in [{k['minval']}, {k['maxval']}]"
+            lines.append(f"  {k['name']}: {k['type']}, default {k['default']}{span}")
+    for key, value in facts["metadata"].items():
+        lines.append(f"metadata {key}: {json.dumps(value)}")
+    print("\n".join(lines))
     return 0
 
 
+def _check_rate(wav_rate: Optional[int], model_rate: Optional[float], ignore: bool) -> int:
+    expected = int(model_rate) if model_rate else TRAINING_RATE
+    if wav_rate is not None and wav_rate != expected and not ignore:
+        source = "the model was trained at" if model_rate else "legacy models were trained at"
+        raise compat.ConfigError(f"the input is {wav_rate} Hz but {source} {expected} Hz (resample it, or pass --ignore-rate)")
+    return wav_rate or expected
+
+
 def cmd_render(args) -> int:
-    loaded = compat.open_checkpoint(args.checkpoint, args.config, release=args.release)
+    legacy = _load(args)
+    knobs = knob_vector(legacy.knobs, legacy.knob_count, values=_positional_knobs(args.params), named=parse_named(args.knob))
     audio = read_audio(args.input)
-    y = render(loaded.model, _parse_knobs(args.params), audio.samples, pad_start=args.pad_start)
-    rate = audio.sample_rate or loaded.sample_rate or 48_000
-    out = write_audio(args.output, y, int(rate))
+    rate = _check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate)
+    y = render(legacy.model, knobs, audio.samples, pad_start=args.pad_start)
+    out = write_audio(args.output, y, rate)
     if args.json:
-        print(json.dumps({"output": str(out), "samples": int(y.shape[0]), "sample_rate": int(rate)}))
+        print(json.dumps({"output": str(out), "samples": int(y.shape[0]), "sample_rate": rate, "knobs": knobs}))
     else:
-        print(f"wrote {out} ({y.shape[0]} samples at {int(rate)} Hz)")
+        print(f"wrote {out} ({y.shape[0]} samples at {rate} Hz, knobs {knobs})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    legacy = _load(args)
+    date = None
+    if args.date:
+        try:
+            date = datetime.fromisoformat(args.date)
+        except ValueError:
+            raise compat.ConfigError(f"--date must be ISO 8601 (e.g. 2024-01-14T12:00:00), got {args.date!r}") from None
+    out = compat.export(legacy, args.format, args.output, release=args.export_release, date=date)
+    if args.json:
+        print(json.dumps({"output": str(out), "format": args.format}))
+    else:
+        print(f"wrote {out}")
     return 0
 
 
@@ -67,40 +109,60 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="Lightning .ckpt written by nam 0.3.0-0.7.4 (never executed: read with an allowlist)")
-    p.add_argument("--config", required=True, metavar="MODEL_JSON", help="the model config JSON used for training (checkpoints carry no architecture)")
-    p.add_argument("--release", default=None, help="build the model as this release did (default: ae86979, the last one)")
+def _add_model_args(p: argparse.ArgumentParser, release_flag: str = "--release") -> None:
+    p.add_argument("path", help="a legacy file: Lightning .ckpt, .nam, export folder (config.json + weights.npy) or C++ header; "
+                   "the format and release are detected from the contents (checkpoints are never executed)")
+    p.add_argument("--config", metavar="MODEL_JSON", help="the model config JSON used for training (required for checkpoints, which carry no architecture)")
+    p.add_argument("--param-config", metavar="PARAMS_JSON", help="knob names, types, defaults and ranges {name: {type, default_value, minval, maxval}}; overrides the file's")
+    p.add_argument(release_flag, dest="release", default=None, help="build the model as this release did (default: ae86979, the last one)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Load and run the parametric (knob) models of Neural Amp Modeler 0.3.0-0.7.4 "
+        description="Load, run and re-export the parametric (knob) models of Neural Amp Modeler 0.3.0-0.7.4 "
         "(CatLSTM, CatWaveNet, HyperConvNet), bit-exact with the releases that made them.",
-        epilog="Knob values are always given in sorted-name order, the order the models consume them. "
+        epilog="Knob values given with --params are in sorted-name order, the order the models consume them. "
         "Errors print one line and exit with code 2.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    p = verbs.add_parser("inspect", help="describe a checkpoint: architecture, release, knobs, size",
-                         description="Describe a legacy checkpoint: architecture, the releases that could have written it, knob count, receptive field, parameter count.")
+    p = verbs.add_parser("inspect", help="describe a legacy file: architecture, release, knobs, size",
+                         description="Describe a legacy file: format, the releases that could have written it, architecture, "
+                         "knobs, receptive field, parameter count, metadata.",
+                         epilog="examples: nam-legacy inspect model.nam | nam-legacy inspect model.ckpt --config catlstm.json --json")
     _add_model_args(p)
     p.set_defaults(run=cmd_inspect)
 
-    p = verbs.add_parser("render", help="run a checkpoint on audio at one knob setting",
+    p = verbs.add_parser("render", help="run a legacy model on audio at one knob setting",
                          description="Run a legacy model on mono audio (.wav or float32 .npy) at one knob setting. "
                          "WAV output is 32-bit float, so no bits of the model's output are lost.",
-                         epilog="example: nam-legacy render model.ckpt --config catlstm.json --params 0,0.3,0.5 --input di.wav --output out.wav")
+                         epilog="examples: nam-legacy render model.nam --knob drive=0.7 --input di.wav --output out.wav | "
+                         "nam-legacy render model.ckpt --config catlstm.json --params 0,0.3,0.5 --input di.wav --output out.wav")
     _add_model_args(p)
-    p.add_argument("--params", required=True, metavar="V1,V2,...", help="knob values in sorted-name order, e.g. 0,0.3,0.5")
+    p.add_argument("--params", metavar="V1,V2,...", help="all knob values in sorted-name order, e.g. 0,0.3,0.5")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="one knob by name (repeatable); the others keep their defaults")
     p.add_argument("--input", required=True, metavar="IN", help=".wav or .npy (mono float32)")
     p.add_argument("--output", required=True, metavar="OUT", help=".wav (32-bit float) or .npy; written atomically")
     p.add_argument("--no-pad-start", dest="pad_start", action="store_false",
                    help="do not left-pad with receptive_field-1 zeros (output is shorter by that much)")
+    p.add_argument("--ignore-rate", action="store_true", help="render even if the WAV's sample rate is not the model's")
     p.set_defaults(run=cmd_render)
+
+    p = verbs.add_parser("export", help="write a legacy model in a release's own format (.nam, export folder, C++ header)",
+                         description="Write a legacy model exactly as a given release wrote it: layout, key order, number "
+                         "formatting and file names. Output appears atomically.",
+                         epilog="example: nam-legacy export model.ckpt --config catlstm.json --param-config params.json "
+                         "--format nam --release 0.5.1 --output model.nam --date 2024-01-14T12:00:00")
+    _add_model_args(p, release_flag="--load-release")
+    p.add_argument("--format", required=True, choices=("nam", "dir", "header"), help="nam: a .nam file (0.5.0+); dir: config.json + weights.npy "
+                   "(Cat* 0.3.0/0.4.0, HyperConvNet always); header: C++ header")
+    p.add_argument("--release", dest="export_release", default=None, help="write as this release did (default: the last release that wrote the format)")
+    p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new folder for --format dir")
+    p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output")
+    p.set_defaults(run=cmd_export)
 
     p = verbs.add_parser("demo", help="inspect the bundled genuine legacy checkpoint and render a knob sweep",
                          description="Inspect the bundled checkpoint (a CatLSTM trained with the real nam 0.7.4) and render a knob sweep to WAV files.")

@@ -1,8 +1,10 @@
-"""The main job's demo: a genuine legacy checkpoint, inspected and rendered over a knob sweep.
+"""The main job's demo: genuine legacy files of every format, loaded, and a knob sweep rendered.
 
-The bundled files in `tools/example/` were made by `tests/oracle/make_fixtures.py` with the
-real neural-amp-modeler 0.7.4 (a CatLSTM trained for a few steps on synthetic data), so the
-sound is not a good amp: the point is that a genuine old file loads and runs.
+The bundled files in `tools/example/` were written by the real releases (see its README):
+a CatLSTM Lightning checkpoint and its `.nam` export from 0.7.4, a HyperConvNet export
+folder from 0.7.4 and a CatWaveNet C++ header from 0.5.0. They come from tiny models
+trained for a few steps on synthetic audio, so they do not sound like amps: the point is
+that genuine old files load and run.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ EXAMPLE = Path(__file__).with_name("example")
 CHECKPOINT = EXAMPLE / "catlstm-0.7.4.ckpt"
 MODEL_CONFIG = EXAMPLE / "catlstm.json"
 PARAM_CONFIG = EXAMPLE / "params.json"
+OTHER_FORMATS = (
+    EXAMPLE / "catlstm-0.7.4.nam",
+    EXAMPLE / "hyperconvnet-0.7.4",
+    EXAMPLE / "catwavenet-0.5.0.h",
+)
 RATE = 48_000
 SWEEP = (0.0, 0.5, 1.0)
 
@@ -37,29 +44,32 @@ def test_signal(seconds: float = 1.5) -> np.ndarray:
 
 
 def run(outdir: Path, say: Callable[[str], None] = print) -> Dict:
-    """Inspect the bundled checkpoint, render the sweep into outdir; returns a report."""
-
-    loaded = compat.open_checkpoint(CHECKPOINT, MODEL_CONFIG)
-    facts = describe(loaded)
-    specs = json.loads(PARAM_CONFIG.read_text())
-    names = sorted(specs)  # the order the model consumes knobs
-    defaults = [float(specs[n]["default_value"]) for n in names]
-    swept = next(n for n in names if specs[n]["type"] == "continuous")
-
+    """Load every bundled file, render the checkpoint's sweep into outdir; returns a report."""
+    legacy = compat.load(CHECKPOINT, config=MODEL_CONFIG, param_config=PARAM_CONFIG)
+    facts = describe(legacy)
     say(f"Bundled checkpoint: {CHECKPOINT.name}")
-    for line in format_facts(facts, indent="  "):
+    for line in format_facts({k: v for k, v in facts.items() if k not in ("knobs", "metadata", "warnings")}, indent="  "):
         say(line)
-    say(f"  knobs (sorted): {', '.join(names)}; defaults {defaults}")
+    names = [k.name for k in legacy.knobs]
+    say(f"  knobs (model input order): {', '.join(f'{k.name}={k.default:g}' for k in legacy.knobs)}")
+
+    formats = []
+    for path in OTHER_FORMATS:
+        other = compat.load(path)
+        formats.append({"file": path.name, "format": other.format, "architecture": other.architecture,
+                        "release_detected": str(other.detected), "knobs": [k.name for k in other.knobs]})
+        say(f"Loaded {path.name}: {other.format}, {other.architecture}, written by {other.detected}, "
+            f"{other.knob_count} knobs")
 
     x = test_signal()
+    swept = next(k.name for k in legacy.knobs if k.type == "continuous")
     outputs: List[Dict] = [{"file": str(write_audio(outdir / "input.wav", x, RATE)), "knobs": None}]
     for value in tqdm(SWEEP, desc=f"rendering {swept} sweep", disable=say is not print):
-        knobs = list(defaults)
-        knobs[names.index(swept)] = value
-        y = render(loaded.model, knobs, x)
+        knobs = [value if k.name == swept else k.default for k in legacy.knobs]
+        y = render(legacy.model, knobs, x)
         path = write_audio(outdir / f"{swept}-{value:.2f}.wav", y, RATE)
         outputs.append({"file": str(path), "knobs": dict(zip(names, knobs)), "peak": float(np.abs(y).max())})
     say(f"Wrote {len(outputs)} WAV files (32-bit float, {RATE} Hz) to {outdir.resolve()}:")
     for o in outputs:
         say(f"  {o['file']}")
-    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "knob_names": names, "outputs": outputs}
+    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs}

@@ -1,0 +1,122 @@
+"""`compat.export`: write a loaded model exactly as a given release wrote it.
+
+The model is rebuilt under the target release's profile (its state dict migrated there)
+and nam_legacy's own exporters write the files; those are proven byte-identical to the
+releases' (tests/test_exports.py). Output appears atomically: everything is written into
+a temporary folder beside the destination and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Optional, Union
+
+from nam_legacy.models.parametric.params import Param
+from nam_legacy.releases import DEFAULT, ReleaseProfile
+
+from . import architectures, upgrades
+from .atomic import publish
+from .errors import ConfigError, UnsupportedReleaseError
+from .loader import LegacyModel
+from .loading import target_release
+
+FORMATS = ("nam", "dir", "header")
+
+
+def default_release(architecture: str, fmt: str) -> ReleaseProfile:
+    """The last release that wrote `fmt` for `architecture`."""
+    if fmt == "dir" and architecture != "HyperConvNet":
+        return target_release("0.4.0")
+    return DEFAULT
+
+
+def _check_supported(architecture: str, fmt: str, release: ReleaseProfile) -> None:
+    hyper = architecture == "HyperConvNet"
+    if fmt == "nam" and (hyper or release.export_container != "nam"):
+        what = "HyperConvNet never had a .nam format" if hyper else f"{release.name} wrote export folders, not .nam files"
+        raise UnsupportedReleaseError(f"cannot write a .nam for {architecture} as {release.name}: {what}")
+    if fmt == "dir" and not hyper and release.export_container != "directory":
+        raise UnsupportedReleaseError(f"{architecture} export folders exist only in 0.3.0/0.4.0 (use --format nam for {release.name})")
+    if fmt == "header" and architecture == "CatLSTM" and not release.lstm_cpp_header:
+        raise UnsupportedReleaseError(f"{release.name} could not write CatLSTM C++ headers (0.4.0+)")
+
+
+def _rebuild(legacy: LegacyModel, release: ReleaseProfile):
+    """The same model built under `release`, its state migrated there."""
+    state = dict(legacy.model.state_dict())
+    if not release.lstm_learned_initial_state:
+        # Exports never carry the learned state (only the burn-in state they compute),
+        # so a 0.3.0 export does not need it.
+        state.pop("_initial_cell", None)
+        state.pop("_initial_hidden", None)
+    payload = {"architecture": legacy.architecture, "state_dict": state, "sample_rate": legacy.sample_rate}
+    payload = upgrades.migrate(payload, legacy.release, release)
+    model = architectures.build(legacy.architecture, legacy.net_config, release)
+    model.load_state_dict(payload["state_dict"], strict=True)
+    return model.eval()
+
+
+def _params(legacy: LegacyModel):
+    if legacy.architecture == "HyperConvNet":
+        return None
+    if not legacy.param_config:
+        raise ConfigError(f"a {legacy.architecture} export needs the knob names and defaults: pass a param config (--param-config)")
+    # Fresh dicts: Param.parse_config pops "type" from what it is given (upstream quirk).
+    return {name: Param.init_from_config(dict(spec)) for name, spec in legacy.param_config.items()}
+
+
+def export(
+    legacy: LegacyModel,
+    fmt: str,
+    output: Union[str, Path],
+    *,
+    release: Union[str, ReleaseProfile, None] = None,
+    date: Optional[datetime] = None,
+) -> Path:
+    """Write `legacy` as `release` did. Returns the path written.
+
+    :param fmt: "nam" (output is the .nam file), "dir" (output is a new folder) or
+        "header" (output is the .h file).
+    :param date: the `.nam` metadata date (0.5.1+); default now, like upstream. Pin it
+        for byte-stable output.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    profile = default_release(legacy.architecture, fmt) if release is None else target_release(release)
+    _check_supported(legacy.architecture, fmt, profile)
+    output = Path(output)
+    if fmt == "nam" and output.suffix != ".nam":
+        raise ConfigError(f"{output}: a .nam export needs a file name ending in .nam")
+    if output.exists() and (fmt != "dir" or any(output.iterdir())):
+        raise ConfigError(f"{output} already exists; choose a new path")
+    model = _rebuild(legacy, profile)
+    if date is not None:
+        model._export_fixed_date = date
+    params = _params(legacy)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        produced = _write(model, params, fmt, staging, output)
+        publish(produced, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def _write(model, params, fmt: str, staging: Path, output: Path) -> Path:
+    args = () if params is None else (params,)
+    if fmt == "header":
+        target = staging / output.name
+        model.export_cpp_header(target, *args)
+        return target
+    if fmt == "nam":
+        kwargs = {"basename": output.stem} if model._release.export_basename else {}
+        model.export(staging, *args, **kwargs)
+        return staging / (f"{output.stem}.nam" if kwargs else "model.nam")
+    folder = staging / "export"
+    folder.mkdir()
+    model.export(folder, *args)
+    return folder

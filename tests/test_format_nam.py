@@ -1,0 +1,318 @@
+""".nam reader: every genuine .nam of every release, then hand-made malformed files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from compat.errors import (
+    ConfigError,
+    CorruptFileError,
+    FileAccessError,
+    LegacyError,
+    UnknownFormatError,
+    UnsafeFileError,
+    UnsupportedReleaseError,
+    WeightsMismatchError,
+)
+from compat.formats import RawModel, nam_file
+from compat.formats.configs import expected_weight_count
+from compat.formats.nam_file import read_nam
+from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
+from nam_legacy.releases import get_release, use_release
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLASSES = {"catlstm": CatLSTM, "catwavenet": CatWaveNet}
+NAM_FILES = sorted(FIXTURES.glob("*/*/export*/model.nam"))
+
+
+def _case(path: Path):
+    case = path.parent.parent
+    meta = json.loads((case / "meta.json").read_text())
+    params = json.loads((case / "params.json").read_text())
+    return case, meta, params
+
+
+def _build(raw: RawModel, release):
+    cls = CLASSES[raw.architecture.lower()]
+    with use_release(release), torch.random.fork_rng(devices=[]):
+        return cls.init_from_config(json.loads(json.dumps(raw.net_config)))
+
+
+def test_every_release_has_nam_fixtures():
+    releases = {p.parent.parent.parent.name for p in NAM_FILES}
+    assert releases == {"0.5.0", "0.5.1", "0.5.2", "0.6.0", "0.7.0", "0.7.4"}
+    assert len(NAM_FILES) == 12
+
+
+@pytest.mark.parametrize("path", NAM_FILES, ids=lambda p: f"{p.parent.parent.parent.name}/{p.parent.parent.name}")
+def test_genuine_nam(path):
+    case, meta, params = _case(path)
+    release = get_release(meta["release"])
+    raw = read_nam(path)
+    assert raw.format == "nam"
+    assert raw.architecture == CLASSES[case.name].__name__
+    assert raw.releases.first.version <= release.version <= raw.releases.last.version
+    assert raw.file_version == release.nam_file_version
+    assert raw.warnings == []
+    # param config exactly as the file lists it (caller order, not sorted)
+    assert raw.param_config == params and list(raw.param_config) == list(params) == ["tone", "drive", "bright"]
+    assert raw.weights.dtype == np.float64 and raw.weights.ndim == 1
+    assert len(raw.weights) == expected_weight_count(raw.architecture, raw.net_config)
+    doc = json.loads(path.read_text())
+    assert raw.weights.tolist() == doc["weights"]
+    assert raw.sample_rate is None
+    assert bool(raw.metadata) == release.metadata_in_export
+    if raw.metadata:
+        assert raw.metadata["loudness"] == doc["metadata"]["loudness"]
+    # the constructor config builds under the file's release and at both ends of its range
+    for r in {release, raw.releases.first, raw.releases.last}:
+        model = _build(raw, r)
+        assert isinstance(model, CLASSES[case.name])
+        if raw.architecture == "CatWaveNet":
+            assert len(model._export_weights()) == len(raw.weights)
+
+
+def test_release_ranges():
+    expected = {"0.5.0": "0.5.0", "0.5.1": "0.5.1..0.6.0", "0.5.2": "0.5.1..0.6.0", "0.6.0": "0.5.1..0.6.0",
+                "0.7.0": "0.7.0..ae86979", "0.7.4": "0.7.0..ae86979"}
+    for path in NAM_FILES:
+        assert str(read_nam(path).releases) == expected[path.parent.parent.parent.name]
+
+
+def test_bytes_and_str_paths():
+    path = FIXTURES / "0.7.4/catlstm/export/model.nam"
+    a, b, c = read_nam(path), read_nam(str(path)), read_nam(path.read_bytes())
+    assert np.array_equal(a.weights, b.weights) and np.array_equal(a.weights, c.weights)
+    assert a.net_config == b.net_config == c.net_config == {"input_size": 4, "hidden_size": 8, "num_layers": 2}
+
+
+def test_catwavenet_translation():
+    raw = read_nam(FIXTURES / "0.5.0/catwavenet/export/model.nam")
+    assert list(raw.net_config) == ["layers_configs", "head_config", "head_scale"]
+    assert raw.net_config["head_config"] is None and raw.net_config["head_scale"] == 0.02
+    assert raw.net_config["layers_configs"][0] == {
+        "input_size": 4, "condition_size": 4, "head_size": 2, "channels": 4, "kernel_size": 3,
+        "dilations": [1, 2], "activation": "Tanh", "gated": True, "head_bias": False,
+    }
+
+
+# --- hand-made variants -----------------------------------------------------------------------
+
+
+def _doc(release="0.7.4", case="catlstm"):
+    sub = "export" if case == "catlstm" or release in ("0.5.0",) else "export_patched"
+    return json.loads((FIXTURES / release / case / sub / "model.nam").read_text())
+
+
+def _read(doc, **dump):
+    return read_nam(json.dumps(doc, **dump).encode())
+
+
+def _raises(exc, data, *fragments):
+    with pytest.raises(exc) as info:
+        read_nam(data if isinstance(data, (bytes, Path)) else json.dumps(data).encode())
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_not_json_and_not_objects():
+    _raises(CorruptFileError, b"{not json", "not valid JSON")
+    _raises(CorruptFileError, b"[1, 2]", "JSON object")
+    _raises(CorruptFileError, b"\xff\xfe{}", "not UTF-8")
+    _raises(CorruptFileError, {"version": "0.5.2"}, "architecture")
+    _raises(CorruptFileError, b"", "not valid JSON")
+
+
+def test_non_parametric_architectures():
+    doc = _doc()
+    doc["architecture"] = "LSTM"
+    _raises(UnknownFormatError, doc, "not a parametric model", "LSTM", "current NAM")
+    doc["architecture"] = "HyperConvNet"
+    _raises(UnsupportedReleaseError, doc, "HyperConvNet")
+    doc["architecture"] = 3
+    _raises(CorruptFileError, doc, "architecture")
+
+
+def test_weight_types_and_counts():
+    doc = _doc()
+    doc["weights"][3] = "0.5"
+    _raises(CorruptFileError, doc, "weights[3]", "number")
+    doc["weights"][3] = True
+    _raises(CorruptFileError, doc, "weights[3]", "boolean")
+    doc = _doc()
+    doc["weights"] = doc["weights"][:-1]
+    _raises(WeightsMismatchError, doc, "1000 values", "needs 1001")
+    doc["weights"] = {"a": 1}
+    _raises(CorruptFileError, doc, "weights")
+    doc = _doc()
+    doc["weights"][0] = 10 ** 400
+    _raises(CorruptFileError, doc, "too large")
+
+
+def test_nonfinite_and_integer_weights_are_numbers():
+    doc = _doc()
+    doc["weights"][0], doc["weights"][1], doc["weights"][2] = float("nan"), float("-inf"), 0
+    raw = _read(doc)
+    assert np.isnan(raw.weights[0]) and raw.weights[1] == -np.inf and raw.weights[2] == 0.0
+    assert raw.warnings == []
+
+
+def test_non_float32_weights_warn():
+    doc = _doc()
+    doc["weights"][5] = 0.1  # not a float32 value
+    raw = _read(doc)
+    assert any("not float32" in w for w in raw.warnings)
+
+
+def test_config_errors_carry_json_paths():
+    doc = _doc()
+    doc["config"]["hidden_size"] = "8"
+    _raises(ConfigError, doc, "config.hidden_size: expected an integer")
+    doc = _doc()
+    del doc["config"]["parametric"]
+    _raises(ConfigError, doc, "config.parametric: missing")
+    doc = _doc()
+    doc["config"]["parametric"]["tone"]["type"] = "knob"
+    _raises(ConfigError, doc, "config.parametric.tone.type")
+    doc = _doc()
+    del doc["config"]["parametric"]["bright"]
+    _raises(ConfigError, doc, "config.input_size", "1 + the 2 knob(s)")
+    doc = _doc("0.7.4", "catwavenet")
+    doc["config"]["layers"][1]["activation"] = "Transformer"
+    _raises(ConfigError, doc, "config.layers[1].activation", "unknown activation")
+    doc = _doc("0.7.4", "catwavenet")
+    doc["config"]["layers"][0]["condition_size"] = 3
+    _raises(ConfigError, doc, "condition_size")
+
+
+def test_memory_bombs_refused_before_building():
+    doc = _doc()
+    doc["config"]["hidden_size"] = 1 << 20
+    _raises(UnsafeFileError, doc, "allocate")
+    doc = _doc("0.7.4", "catwavenet")
+    doc["config"]["layers"][0]["dilations"] = [1] * 5000
+    _raises(ConfigError, doc, "dilated layers")
+    doc = _doc("0.7.4", "catwavenet")
+    doc["config"]["layers"][0]["dilations"] = [1 << 30]
+    _raises(ConfigError, doc, "dilations[0]")
+
+
+def test_weight_limit(monkeypatch):
+    monkeypatch.setattr(nam_file, "MAX_WEIGHTS", 100)
+    _raises(UnsafeFileError, _doc(), "above the limit")
+
+
+def test_file_limits(tmp_path, monkeypatch):
+    path = tmp_path / "big.nam"
+    path.write_bytes((FIXTURES / "0.7.4/catlstm/export/model.nam").read_bytes())
+    monkeypatch.setattr(nam_file, "MAX_FILE_BYTES", 1000)
+    message = _raises(UnsafeFileError, path, "big.nam", "limit")
+    assert message.startswith("big.nam: ")
+    with pytest.raises(FileAccessError):
+        read_nam(tmp_path / "missing.nam")
+    with pytest.raises(FileAccessError):
+        read_nam(tmp_path)
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "broken.nam"
+    path.write_bytes(b'{"architecture": "CatLSTM", "weights": [], "config": 3}')
+    message = _raises(ConfigError, path)
+    assert message.startswith("broken.nam: config")
+
+
+def test_duplicate_keys_and_deep_nesting():
+    text = (FIXTURES / "0.7.4/catlstm/export/model.nam").read_text()
+    _raises(CorruptFileError, text.replace('"version": "0.5.2"', '"version": "0.5.2", "version": "0.5.1"').encode(),
+            "twice")
+    doc = _doc()
+    doc["metadata"]["x"] = json.loads("[" * 100 + "]" * 100)
+    _raises(CorruptFileError, doc, "deeper")
+    _raises(CorruptFileError, b"[" * 100_000 + b"]" * 100_000, "deeper")
+
+
+def test_layout_warnings():
+    doc = _doc("0.5.1")
+    del doc["metadata"]
+    raw = _read(doc)
+    assert str(raw.releases) == "0.5.1..0.6.0"
+    assert any("carry \"metadata\"" in w for w in raw.warnings)
+
+    raw = _read(_doc("0.5.0"))  # compact, but 0.5.0 wrote indent 4
+    assert any("compact" in w for w in raw.warnings)
+    raw = _read(_doc("0.5.0"), indent=4)
+    assert raw.warnings == []
+
+    raw = _read(_doc("0.7.4"), sort_keys=True)
+    assert any("order" in w for w in raw.warnings)
+
+    doc = _doc("0.7.4")
+    doc["version"] = "0.5.1"  # says 0.5.1, looks like 0.7.x
+    raw = _read(doc)
+    assert str(raw.releases) == "0.5.1..0.6.0" and any("sample_rate" in w for w in raw.warnings)
+
+    doc = _doc("0.7.4")
+    doc["version"] = "9.9.9"
+    raw = _read(doc)
+    assert str(raw.releases) == "0.7.0..ae86979" and any("unknown file version" in w for w in raw.warnings)
+    del doc["version"]
+    raw = _read(doc)
+    assert raw.file_version is None and any("no version" in w for w in raw.warnings)
+
+    doc = _doc("0.7.4")
+    doc["extra"] = 1
+    assert any("extra" in w for w in _read(doc).warnings)
+    doc = _doc("0.7.4")
+    doc["metadata"] = [1]
+    raw = _read(doc)
+    assert raw.metadata == {} and any("metadata" in w for w in raw.warnings)
+    doc = _doc("0.7.4")
+    doc["version"] = 52
+    _raises(CorruptFileError, doc, "version")
+
+
+def test_sample_rate():
+    doc = _doc("0.7.4")
+    doc["sample_rate"] = 44100
+    assert _read(doc).sample_rate == 44100.0
+    for bad in ("48000", -1, float("nan"), True):
+        doc["sample_rate"] = bad
+        _raises(CorruptFileError, doc, "sample_rate")
+
+
+def test_catwavenet_with_a_head():
+    """No release could export a head in a header, but a .nam holds one; the exported head
+    config lacks in_channels (the last array's head_size)."""
+    doc = _doc("0.5.0", "catwavenet")
+    doc["config"]["head"] = {"channels": 2, "activation": "Tanh", "num_layers": 2, "out_channels": 1}
+    doc["weights"][-1:-1] = [0.25] * 7  # head convs 1->2 (2+2) and 2->1 (2+1), before head_scale
+    raw = _read(doc)
+    assert raw.net_config["head_config"] == {"in_channels": 1, "channels": 2, "activation": "Tanh",
+                                             "num_layers": 2, "out_channels": 1}
+    assert len(raw.weights) == expected_weight_count("CatWaveNet", raw.net_config)
+    model = _build(raw, get_release("0.5.0"))
+    assert len(model._export_weights()) == len(raw.weights)
+    doc["config"]["head"]["out_channels"] = 2
+    _raises(ConfigError, doc, "config.head.out_channels")
+
+
+def test_unknown_config_keys_warn_and_are_dropped():
+    doc = _doc()
+    doc["config"]["dropout"] = 0.5
+    raw = _read(doc)
+    assert "dropout" not in raw.net_config and any("dropout" in w for w in raw.warnings)
+
+
+def test_every_failure_is_a_legacy_error():
+    for data in (b"null", b"1", b'"x"', b"{}", b'{"architecture": "CatLSTM", "weights": null, "config": {}}',
+                 b'{"architecture": "CatWaveNet", "weights": [], "config": {"layers": 5}}'):
+        with pytest.raises(LegacyError):
+            read_nam(data)
