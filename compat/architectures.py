@@ -19,6 +19,7 @@ from nam_legacy.models.parametric.hyper_net import HyperConvNet
 from nam_legacy.releases import ReleaseProfile, use_release
 
 from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
+from .formats.configs import validate_net_config
 
 ARCHITECTURES = {"CatLSTM": CatLSTM, "CatWaveNet": CatWaveNet, "HyperConvNet": HyperConvNet}
 
@@ -58,12 +59,19 @@ def net_spec(config: Mapping[str, Any]) -> Tuple[str, Dict[str, Any]]:
 
 
 def build(name: str, net_config: Mapping[str, Any], release: ReleaseProfile) -> torch.nn.Module:
-    """A fresh model as `release` built it. Global RNG state is left untouched."""
+    """A fresh model as `release` built it. Global RNG state is left untouched.
+
+    The config is checked first (types, shapes, size limits), since configs come from
+    users and files: nothing absurd is ever allocated.
+    """
     cls = ARCHITECTURES[name]
     if name == "CatWaveNet" and not release.has_catwavenet:
         raise UnsupportedReleaseError(f"CatWaveNet does not exist in release {release.name}")
+    checked = validate_net_config(name, net_config, path="net.config")
     with use_release(release), torch.random.fork_rng(devices=[]):
         try:
-            return cls.init_from_config(json.loads(json.dumps(net_config)))
-        except (TypeError, KeyError, ValueError, AssertionError, RuntimeError) as e:
+            return cls.init_from_config(checked)
+        # ZeroDivisionError: a HyperConvNet whose hypernet units are all dead at init
+        # has no output spread to normalise by (upstream divided by zero too).
+        except (TypeError, KeyError, ValueError, AssertionError, RuntimeError, ZeroDivisionError) as e:
             raise ConfigError(f"cannot build {name} from its config: {type(e).__name__}: {e}") from None

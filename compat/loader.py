@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 
-from nam_legacy.releases import DEFAULT, ReleaseProfile
+from nam_legacy.releases import ReleaseProfile
 
 from . import architectures, weights
 from .describe import knob_count
 from .detect import ReleaseRange
-from .errors import ConfigError, UnknownFormatError
+from .errors import ConfigError, UnknownFormatError, UnsupportedReleaseError
 from .formats import RawModel
 from .formats.configs import read_config
 from .formats.cpp_header import read_cpp_header
@@ -83,6 +83,9 @@ def load(
     target = target_release(release)
     if fmt == "ckpt":
         return _from_checkpoint(path, config, user_params, target)
+    if fmt == "ckpt-legacy":
+        raise UnsupportedReleaseError(f"{path.name} uses torch's pre-1.6 (non-zip) checkpoint format, which is not supported; "
+                                      "re-save it with torch >= 1.6 in a trusted environment")
     reader = _READERS.get(fmt)
     if reader is None:
         raise UnknownFormatError(f"{path.name}: a {fmt} file holds no model; pass the checkpoint or export it belongs to")

@@ -2,7 +2,7 @@
 
 The `.nam` files, export directories (`weights.npy`) and C++ headers of every release carry
 a model as one flat float vector. `import_weights(model, weights)` writes such a vector
-into a model built from the file's config (see `constructor_config`), so that the model
+into a model built from the file's config (compat.formats.configs.translate_export_config), so that the model
 exports the same vector again and computes what the release's model computed.
 
 Layouts (the exporters in `nam_legacy` are byte-identical to the releases'):
@@ -49,10 +49,9 @@ nor aliased, and on any error the model is left untouched.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -63,7 +62,7 @@ from nam_legacy.models.wavenet import WaveNet
 
 from .errors import ConfigError, UnsupportedReleaseError, WeightsMismatchError
 
-__all__ = ["ImportedWeights", "constructor_config", "expected_length", "import_weights"]
+__all__ = ["ImportedWeights", "expected_length", "import_weights"]
 
 
 @dataclass(frozen=True)
@@ -71,62 +70,6 @@ class ImportedWeights:
     architecture: str  # class name of the model written into
     length: int  # number of values consumed (= expected_length(model))
     rounded: int  # values the float32 cast changed (0 for float32-origin data)
-
-
-# --- export config → constructor config -----------------------------------------------
-
-_LSTM_KEYS = ("input_size", "hidden_size", "num_layers")
-_WAVENET_KEYS = ("layers", "head", "head_scale")
-_HYPER_KEYS = ("hyper_net", "net")
-_HYPER_NET_KEYS = ("input_dim", "num_layers", "num_units", "batchnorm")
-_HYPER_MAIN_KEYS = ("channels", "dilations", "batchnorm", "activation")
-
-
-def _keys(where: str, config: Any, required: Sequence[str], optional: Sequence[str] = ()) -> Mapping:
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"{where} must be an object, got {type(config).__name__}")
-    missing = [k for k in required if k not in config]
-    if missing:
-        raise ConfigError(f"{where} lacks {', '.join(repr(k) for k in missing)}")
-    unexpected = [k for k in config if k not in required and k not in optional]
-    if unexpected:
-        raise ConfigError(f"{where} has unexpected {', '.join(repr(k) for k in unexpected)}")
-    return config
-
-
-def constructor_config(architecture: str, export_config: Mapping[str, Any]) -> Dict[str, Any]:
-    """The `init_from_config` config of a model, from the "config" its export wrote.
-
-    * CatLSTM/LSTM: {input_size, hidden_size, num_layers} are kept as they are.
-    * CatWaveNet/WaveNet: layers/head/head_scale → layers_configs/head_config/head_scale.
-    * HyperConvNet: hyper_net.input_dim → hyper_net.num_inputs; net unchanged.
-
-    A Cat* "parametric" block is dropped (it is the param config, not the net's). Missing
-    or unknown keys raise `ConfigError`; the result shares nothing with the input.
-    """
-    where = f"{architecture} export config"
-    if architecture in ("CatLSTM", "LSTM"):
-        config = _keys(where, export_config, _LSTM_KEYS, ("parametric",) if architecture == "CatLSTM" else ())
-        return {k: copy.deepcopy(config[k]) for k in _LSTM_KEYS}
-    if architecture in ("CatWaveNet", "WaveNet"):
-        config = _keys(where, export_config, _WAVENET_KEYS, ("parametric",) if architecture == "CatWaveNet" else ())
-        return {
-            "layers_configs": copy.deepcopy(config["layers"]),
-            "head_config": copy.deepcopy(config["head"]),
-            "head_scale": copy.deepcopy(config["head_scale"]),
-        }
-    if architecture == "HyperConvNet":
-        config = _keys(where, export_config, _HYPER_KEYS)
-        hyper = _keys(f"{where} hyper_net", config["hyper_net"], _HYPER_NET_KEYS)
-        net = _keys(f"{where} net", config["net"], _HYPER_MAIN_KEYS)
-        return {
-            "hyper_net": {
-                "num_inputs": copy.deepcopy(hyper["input_dim"]),
-                **{k: copy.deepcopy(hyper[k]) for k in _HYPER_NET_KEYS[1:]},
-            },
-            "net": {k: copy.deepcopy(net[k]) for k in _HYPER_MAIN_KEYS},
-        }
-    raise ConfigError(f"no flat weight format for architecture {architecture!r}")
 
 
 # --- plans: the export order as a list of slots ----------------------------------------
@@ -314,7 +257,7 @@ def import_weights(model: torch.nn.Module, weights: Any) -> ImportedWeights:
     """Write a flat export vector into `model` (in place); see the module docstring.
 
     :param model: a CatLSTM/LSTM (built under 0.4.0 or later), CatWaveNet/WaveNet or
-        HyperConvNet whose config is the file's (`constructor_config`).
+        HyperConvNet whose config is the file's (translate_export_config).
     :param weights: 1-D float array (float32 from `.npy`, float64 from JSON or a float64
         `.npy`), or a list of floats.
     :raises WeightsMismatchError: wrong length, shape or dtype, or a scalar (head_scale,

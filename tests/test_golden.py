@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-import compat
 from compat.checkpoint import read_checkpoint
-from golden import FIXTURES, case_id, cases, load, meta, mismatches
+from golden import case_id, cases, load, meta, mismatches
 
 CASES = cases()
 

@@ -19,7 +19,6 @@ import torch
 
 from nam_legacy.models.parametric.hyper_net import (
     HyperConvNet,
-    HyperNet,
     LayerSpec,
     SpecialLayers,
     _BatchNorm,

@@ -56,7 +56,7 @@ def test_mixed_release_traits_are_refused(tmp_path):
     [
         ({"net": {"name": "ConvNet", "config": {}}}, compat.ConfigError, "not a parametric model"),
         ({"loss": {}}, compat.ConfigError, '"net"'),
-        ({"net": {"name": "HyperConvNet", "config": {"net": {}}}}, compat.ConfigError, "cannot build HyperConvNet"),
+        ({"net": {"name": "HyperConvNet", "config": {"net": {}}}}, compat.ConfigError, "net.config.hyper_net: missing"),
     ],
 )
 def test_bad_model_configs(config, error, fragment):

@@ -8,7 +8,6 @@ their own venvs (tests/oracle/envs.py) and demand bit-identical results.
 import json
 import math
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 

@@ -24,7 +24,8 @@ from nam_legacy.releases import RELEASES, get_release, use_release
 
 from compat import architectures
 from compat.errors import ConfigError, UnsupportedReleaseError, WeightsMismatchError
-from compat.weights import ImportedWeights, constructor_config, expected_length, import_weights
+from compat.formats.configs import translate_export_config
+from compat.weights import ImportedWeights, expected_length, import_weights
 
 # --- genuine exports ---------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ def _import_release(case: Path, architecture: str) -> str:
 
 
 def _build(architecture, export_config, release, **extra):
-    config = {**constructor_config(architecture, export_config), **extra}
+    config = {**translate_export_config(architecture, export_config, "config", [])[0], **extra}
     return architectures.build(architecture, config, get_release(release))
 
 
@@ -469,55 +470,6 @@ def test_lstm_options_without_a_flat_format_are_refused():
         expected_length(model)
     with pytest.raises(ConfigError, match="proj_size=2"):
         import_weights(model, np.zeros(10, np.float32))
-
-
-# --- constructor_config --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("case", EXPORT_CASES, ids=IDS)
-def test_constructor_config_is_the_training_config(case):
-    architecture, config, _ = _read_export(case)
-    trained = json.loads((case / "model.json").read_text())["net"]["config"]
-    built = constructor_config(architecture, config)
-    if architecture == "CatLSTM":
-        trained = {k: v for k, v in trained.items() if k not in ("train_burn_in", "train_truncate")}
-    if architecture == "CatWaveNet":
-        trained = {"head_config": None, **trained}
-    assert built == trained
-
-
-def test_constructor_config_shares_nothing_with_its_input():
-    _, config, _ = _read_export(FIXTURES / "0.7.4" / "catwavenet")
-    kept = copy.deepcopy(config)
-    built = constructor_config("CatWaveNet", config)
-    built["layers_configs"][0]["dilations"].append(99)
-    built["layers_configs"].pop()
-    assert config == kept
-    _, config, _ = _read_export(FIXTURES / "0.7.4" / "hyperconvnet_bn")
-    kept = copy.deepcopy(config)
-    built = constructor_config("HyperConvNet", config)
-    built["net"]["dilations"].append(99)
-    assert config == kept
-
-
-@pytest.mark.parametrize(
-    "architecture, config, match",
-    [
-        ("CatLSTM", {"input_size": 4, "hidden_size": 8}, "num_layers"),
-        ("CatLSTM", {"input_size": 4, "hidden_size": 8, "num_layers": 1, "bias": False}, "unexpected 'bias'"),
-        ("LSTM", {"input_size": 1, "hidden_size": 8, "num_layers": 1, "parametric": {}}, "unexpected 'parametric'"),
-        ("CatWaveNet", {"layers": [], "head": None}, "head_scale"),
-        ("CatWaveNet", [1, 2], "must be an object"),
-        ("HyperConvNet", {"hyper_net": {"num_inputs": 3, "num_layers": 1, "num_units": 2, "batchnorm": False},
-                          "net": {"channels": 1, "dilations": [1], "batchnorm": False, "activation": "Tanh"}},
-         "input_dim"),
-        ("HyperConvNet", {"hyper_net": None, "net": {}}, "hyper_net must be an object"),
-        ("Linear", {}, "no flat weight format"),
-    ],
-)
-def test_constructor_config_errors(architecture, config, match):
-    with pytest.raises(ConfigError, match=match):
-        constructor_config(architecture, config)
 
 
 # --- random architectures: export → import round trips -----------------------------------

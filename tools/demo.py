@@ -9,7 +9,6 @@ that genuine old files load and run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Dict, List
 

@@ -4,7 +4,6 @@ A param config entry looks like `{"type": "continuous", "default_value": 0.5,
 "minval": 0.0, "maxval": 1.0}` or `{"type": "boolean", "default_value": false}`.
 """
 
-import abc
 import inspect
 from dataclasses import dataclass, fields
 from typing import Any
