@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from datetime import datetime
@@ -182,6 +183,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # bit-exactness is defined (and fastest here) on one thread
+    # Upstream's models log "Nominal settings aren't defined..." at every metadata step
+    # (a dozen times per export); that is noise on a command line.
+    logging.getLogger("nam_legacy").setLevel(logging.ERROR)
     try:
         return args.run(args)
     except compat.LegacyError as e:
