@@ -18,8 +18,8 @@ from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.models.parametric.hyper_net import HyperConvNet
 from nam_legacy.releases import ReleaseProfile, use_release
 
-from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
-from .formats.configs import validate_net_config
+from .errors import ConfigError, UnsupportedReleaseError
+from .formats.configs import MAX_CONFIG_BYTES, load_json, read_file_bytes, validate_net_config
 
 ARCHITECTURES = {"CatLSTM": CatLSTM, "CatWaveNet": CatWaveNet, "HyperConvNet": HyperConvNet}
 
@@ -27,18 +27,12 @@ ModelConfig = Union[Mapping[str, Any], str, Path]
 
 
 def read_model_config(model_config: ModelConfig) -> Dict[str, Any]:
-    """The model-config dict, from a dict or the path of a JSON file."""
+    """The model-config dict, from a dict or the path of a JSON file (read with the same
+    limits as every other untrusted JSON)."""
     if isinstance(model_config, Mapping):
         return json.loads(json.dumps(model_config))  # a private, JSON-clean copy
     path = Path(model_config)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise FileAccessError(f"cannot read model config {path}: {e.strerror or e}") from None
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise ConfigError(f"model config {path} is not valid JSON: {e}") from None
+    value = load_json(read_file_bytes(path, MAX_CONFIG_BYTES, "model config"), path.name)
     if not isinstance(value, dict):
         raise ConfigError(f"model config {path} must be a JSON object")
     return value

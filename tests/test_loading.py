@@ -73,7 +73,7 @@ def test_config_that_does_not_fit_the_weights():
 
 def test_not_json_config(tmp_path):
     (tmp_path / "m.json").write_text("{nope")
-    with pytest.raises(compat.ConfigError, match="not valid JSON"):
+    with pytest.raises(compat.CorruptFileError, match="not valid JSON"):
         compat.load_checkpoint(CASE / "model.ckpt", tmp_path / "m.json")
 
 
