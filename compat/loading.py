@@ -31,7 +31,7 @@ class LoadedCheckpoint:
     release: ReleaseProfile  # the profile the model was built under
     sample_rate: Optional[float]
     lightning_version: Optional[str]
-    notes: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)  # what a user may want to know
 
 
 def _net_state_dict(checkpoint) -> dict:
@@ -95,6 +95,8 @@ def open_checkpoint(
     _load_strict(model, payload["state_dict"], name)
     model.eval()
     version = checkpoint.get("pytorch-lightning_version")
+    others = [k for k in checkpoint["state_dict"] if not k.startswith(_NET_PREFIX)]
+    notes = [f"ignored {len(others)} state_dict entries outside the net (e.g. {others[0]})"] if others else []
     return LoadedCheckpoint(
         model=model,
         architecture=name,
@@ -102,6 +104,7 @@ def open_checkpoint(
         release=target,
         sample_rate=payload.get("sample_rate"),
         lightning_version=version if isinstance(version, str) else None,
+        notes=notes,
     )
 
 

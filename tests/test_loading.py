@@ -81,3 +81,10 @@ def test_checkpoint_without_net_weights(tmp_path):
     path = _resave(tmp_path, {"state_dict": {"other.weight": torch.ones(1)}})
     with pytest.raises(compat.CorruptFileError, match="_net."):
         compat.load_checkpoint(path, CASE / "model.json")
+
+
+def test_entries_outside_the_net_are_ignored_with_a_note(tmp_path):
+    checkpoint = torch.load(CASE / "model.ckpt", weights_only=True)
+    checkpoint["state_dict"]["_mrstft.window"] = torch.ones(4)  # a loss module's buffer
+    loaded = compat.open_checkpoint(_resave(tmp_path, checkpoint), CASE / "model.json")
+    assert loaded.notes == ["ignored 1 state_dict entries outside the net (e.g. _mrstft.window)"]
