@@ -26,6 +26,7 @@ from compat.knobs import knob_vector, parse_named
 from compat.render import render
 
 from . import demo
+from .audit import command as audit_command
 from .report import format_facts
 
 PROG = "nam-legacy"
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new folder for --format dir")
     p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output")
     p.set_defaults(run=cmd_export)
+
+    audit_command.add_parser(verbs)
 
     p = verbs.add_parser("demo", help="inspect the bundled genuine legacy checkpoint and render a knob sweep",
                          description="Inspect the bundled checkpoint (a CatLSTM trained with the real nam 0.7.4) and render a knob sweep to WAV files.")
