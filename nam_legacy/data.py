@@ -29,7 +29,7 @@ Non-integer delays are interpolated with scipy, exactly as upstream did; scipy i
 imported when such a delay is requested.
 
 Not reproduced: progress bars (tqdm), message texts, the positional order of
-`Dataset.__init__` arguments after `stop` (keyword-only here), the 0.5.1-0.5.2 mix-up of
+`Dataset.__init__` arguments after `stop` before ae86979 (docs/quirks.md), the 0.5.1-0.5.2 mix-up of
 expected/actual shapes inside `AudioShapeMismatchError`, the pre-0.6.0 `np_to_wav`
 defaults (only usable with wavio <= 0.0.4), and the `AssertionError` (instead of
 `RuntimeError`) of 0.4.0-0.5.2 for a `ConcatDataset` without members.
@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import wavio
-from torch.utils.data import Dataset as _TorchDataset
+from torch.utils.data import Dataset as _Dataset
 
 from ._core import InitializableFromConfig
 from .releases import ReleaseProfile, current_release
@@ -214,7 +214,7 @@ def np_to_wav(
 # --- Data sets -------------------------------------------------------------------------
 
 
-class AbstractDataset(_TorchDataset, abc.ABC):
+class AbstractDataset(_Dataset, abc.ABC):
     @abc.abstractmethod
     def __getitem__(
         self, idx: int
@@ -258,7 +258,6 @@ class Dataset(AbstractDataset, InitializableFromConfig):
         ny: Optional[int],
         start: Optional[int] = None,
         stop: Optional[int] = None,
-        *,
         start_samples: Optional[int] = _RELEASE_DEFAULT,
         stop_samples: Optional[int] = _RELEASE_DEFAULT,
         start_seconds: Optional[Union[int, float]] = _RELEASE_DEFAULT,
@@ -297,9 +296,11 @@ class Dataset(AbstractDataset, InitializableFromConfig):
         :param require_input_pre_silence: (0.6.0) Seconds of silence required in x just
             before `start`, default 0.4; None skips the check.
 
-        Arguments after `stop` are keyword-only here because their positional order
-        changed between releases. An argument the active release did not have raises
-        `TypeError`, as it did upstream.
+        The positional order is ae86979's. Older releases had a shorter list in another
+        order; under their profiles pass the arguments after `stop` by keyword (passed by
+        position they land on `start_samples` … and raise `TypeError`, see
+        docs/quirks.md). An argument the active release did not have raises `TypeError`,
+        as it did upstream.
 
         Order of work: trim, delay, gain/scale, then validation of the result.
         """
@@ -320,31 +321,30 @@ class Dataset(AbstractDataset, InitializableFromConfig):
         self._x_path = x_path
         self._y_path = y_path
         if release.data_input_validation:
-            _validate_x_y(x, y)
+            self._validate_x_y(x, y)
         self._sample_rate = _dataset_sample_rate(release, sample_rate, rate)
-        if release.data_parse_config_forwards_rest:
-            start, stop = _resolve_start_stop(
-                start,
-                stop,
-                _or(start_samples, None),
-                _or(stop_samples, None),
-                _or(start_seconds, None),
-                _or(stop_seconds, None),
-                self._sample_rate,
-            )
         if release.data_input_validation:
-            _validate_start_stop(x, y, start, stop)
+            trim = {}
+            if release.data_parse_config_forwards_rest:
+                trim = dict(
+                    start_samples=_or(start_samples, None),
+                    stop_samples=_or(stop_samples, None),
+                    start_seconds=_or(start_seconds, None),
+                    stop_seconds=_or(stop_seconds, None),
+                    sample_rate=self._sample_rate,
+                )
+            start, stop = self._validate_start_stop(x, y, start, stop, **trim)
         method = None
         if release.data_delay_interpolation:
             method = _DelayInterpolationMethod(_or(delay_interpolation_method, "cubic"))
         if release.data_rate_and_presilence:
             pre_silence = _or(require_input_pre_silence, _DEFAULT_REQUIRE_INPUT_PRE_SILENCE)
             if pre_silence is not None:
-                _validate_preceding_silence(x, start, int(pre_silence * self._sample_rate))
+                self._validate_preceding_silence(x, start, int(pre_silence * self._sample_rate))
 
         x, y = x[start:stop], y[start:stop]
         if delay is not None and delay != 0:
-            x, y = _apply_delay(release, x, y, delay, method)
+            x, y = self._apply_delay(x, y, delay, method)
         if release.data_input_validation:
             x = x * 10.0 ** (_or(input_gain, 0.0) / 20.0)
         y = y * y_scale
@@ -437,6 +437,59 @@ class Dataset(AbstractDataset, InitializableFromConfig):
                 "require_input_pre_silence", _DEFAULT_REQUIRE_INPUT_PRE_SILENCE
             )
         return kwargs
+
+    # The helpers upstream had as methods (from 0.5.0; the signatures are ae86979's). They
+    # read the active release, which is the data set's own while it is being built.
+
+    @classmethod
+    def _apply_delay(cls, x, y, delay, method):
+        return _apply_delay(current_release(), x, y, delay, method)
+
+    @classmethod
+    def _apply_delay_int(cls, x, y, delay):
+        return _apply_delay_int(x, y, delay)
+
+    @classmethod
+    def _apply_delay_float(cls, x, y, delay, method):
+        return _apply_delay_float(x, y, delay, method)
+
+    @classmethod
+    def _validate_sample_rate(cls, sample_rate, rate, default=None):
+        if default is not None and not current_release().data_parse_config_forwards_rest:
+            raise TypeError("_validate_sample_rate() takes no default before ae86979")
+        return _validate_sample_rate(sample_rate, rate, default=default)
+
+    @classmethod
+    def _validate_start_stop(
+        cls,
+        x,
+        y,
+        start=None,
+        stop=None,
+        start_samples=None,
+        stop_samples=None,
+        start_seconds=None,
+        stop_seconds=None,
+        sample_rate=None,
+    ):
+        """(start, stop) in samples, checked against x and y. The `_samples`/`_seconds`
+        forms are resolved only at ae86979 (the constructor refuses them before)."""
+        if current_release().data_parse_config_forwards_rest:
+            start, stop = _resolve_start_stop(
+                start, stop, start_samples, stop_samples, start_seconds, stop_seconds, sample_rate
+            )
+        elif any(v is not None for v in (start_samples, stop_samples, start_seconds, stop_seconds, sample_rate)):
+            raise TypeError("_validate_start_stop() takes only x, y, start and stop before ae86979")
+        _validate_start_stop(x, y, start, stop)
+        return start, stop
+
+    @classmethod
+    def _validate_x_y(self, x, y):  # upstream's spelling: a classmethod whose first argument is named self
+        _validate_x_y(x, y)
+
+    @classmethod
+    def _validate_preceding_silence(cls, x, start, silent_samples):
+        _validate_preceding_silence(x, start, silent_samples)
 
     def _validate_inputs_after_processing(self, x, y, nx, ny):
         assert x.ndim == 1
@@ -739,11 +792,14 @@ class ConcatDataset(AbstractDataset, InitializableFromConfig):
     def parse_config(cls, config):
         """`{"dataset_configs": [...]}` plus the kind of member: `"parametric": bool`
         (required until 0.7.3), or a registered `"type"` name (0.7.4, default "dataset")."""
-        init = _initializer(config)
+        # As `_initializer`, with the keys read here as upstream did.
+        if current_release().data_type_key:
+            init = _dataset_init_registry[config.get("type", "dataset")]
+        else:
+            init = ParametricDataset.init_from_config if config["parametric"] else Dataset.init_from_config
         return {"datasets": tuple(init(c) for c in config["dataset_configs"])}
 
-    @staticmethod
-    def _flatten_datasets(datasets):
+    def _flatten_datasets(self, datasets):
         flat = []
         for d in datasets:
             flat.extend(d.datasets if isinstance(d, ConcatDataset) else [d])

@@ -20,7 +20,9 @@ import torch.nn as nn
 from ._base import BaseNet, _sine_snapshot_input
 
 # (hidden, cell), each (num_layers, batch, hidden_size)
-_LSTMHiddenCellType = Tuple[torch.Tensor, torch.Tensor]
+_LSTMHiddenType = torch.Tensor
+_LSTMCellType = torch.Tensor
+_LSTMHiddenCellType = Tuple[_LSTMHiddenType, _LSTMCellType]
 
 _GATE_SHIFT = 2.0
 
@@ -174,10 +176,9 @@ class LSTM(BaseNet):
             "num_layers": self._core.num_layers,
         }
 
-    def _export_input_output(self, *args, **kwargs):
-        if self._release.snapshot_signal == "noise":
-            return self._export_input_output_lstm_030(*args, **kwargs)
-        return super()._export_input_output()
+    def _export_input_output_030(self, *args, **kwargs):
+        # Reached from `_Base._export_input_output` under 0.3.0 only.
+        return self._export_input_output_lstm_030(*args, **kwargs)
 
     def _export_input_output_lstm_030(self, x=None):
         # 0.3.0: the sine signal run from the exported (burn-in) state, head applied

@@ -8,8 +8,11 @@ Top-level upstream objects we never define are listed as `unmirrored` (informati
 drift): docs/quirks.md explains the omissions.
 
 nam_legacy has one signature per object (the latest release's); behaviour that differs by
-release is switched by `nam_legacy.releases`, not by signatures, so older releases show
-drift in e.g. `export(...)`. That is reported as it is.
+release is switched by `nam_legacy.releases`, not by signatures. A parameter or config key
+our code accepts only under some release profiles (PROFILE_GATED, each entry enforced at
+run time and tested) is gated, i.e. conforming, for the releases that lack it, provided
+leaving it out gives upstream's names, kinds and positional order; other signature
+differences are reported as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from .history import Change, compare_objects
 from .quirks import Quirk
@@ -54,13 +57,97 @@ def sentinels(ours: Dict[str, Surface]) -> Set[str]:
     }
 
 
-def _gated(change: Change, up: Optional[Obj], mine: Optional[Obj], marks: Set[str]) -> bool:
+# Parameters (by name; "**" for a `**kwargs`) and config keys ("config:<key>") that exist
+# in our single signature or config reader only for some releases: (object, name) ->
+# conditions on the release profile, all of which hold where our code has them. Under a
+# profile failing a condition our code really refuses the parameter (TypeError for a
+# non-default value) or does not read the key; tests/test_quirks.py
+# (test_profile_gated_names_are_enforced, test_profile_gated_config_keys_are_enforced)
+# checks each entry at run time.
+PROFILE_GATED: Dict[Tuple[str, str], Tuple[Tuple[str, bool], ...]] = {
+    # Dataset.__init__: refused by data._reject_later_kwargs.
+    **{
+        ("Dataset.__init__", p): ((f, True),)
+        for p, f in (
+            ("start_samples", "data_parse_config_forwards_rest"),
+            ("stop_samples", "data_parse_config_forwards_rest"),
+            ("start_seconds", "data_parse_config_forwards_rest"),
+            ("stop_seconds", "data_parse_config_forwards_rest"),
+            ("delay_interpolation_method", "data_delay_interpolation"),
+            ("input_gain", "data_input_validation"),
+            ("rate", "data_rate_and_presilence"),
+            ("require_input_pre_silence", "data_rate_and_presilence"),
+            ("sample_rate", "data_sample_rate"),
+        )
+    },
+    # Dataset.parse_config reads these itself only until 0.7.4; at ae86979 it hands every
+    # key it does not pop on to the constructor, as upstream did.
+    **{
+        ("Dataset.parse_config", f"config:{k}"): (("data_parse_config_forwards_rest", False),)
+        for k in ("nx", "ny", "start", "stop", "delay", "y_scale")
+    },
+    ("Dataset.parse_config", "config:delay_interpolation_method"): (
+        ("data_delay_interpolation", True),
+        ("data_parse_config_forwards_rest", False),
+    ),
+    ("Dataset.parse_config", "config:require_input_pre_silence"): (
+        ("data_rate_and_presilence", True),
+        ("data_parse_config_forwards_rest", False),
+    ),
+    ("Dataset.parse_config", "config:rate"): (("data_rate_and_presilence", True),),
+    ("Dataset.parse_config", "config:sample_rate"): (("data_parse_config_forwards_rest", True),),
+    ("ConcatDataset.parse_config", "config:parametric"): (("data_type_key", False),),
+    ("ConcatDataset.parse_config", "config:type"): (("data_type_key", True),),
+    # Models: refused by _Base.__init__, BaseNet/ParametricBaseNet.forward, LSTM._forward,
+    # Exportable.export.
+    ("LSTM.__init__", "sample_rate"): (("has_sample_rate", True),),
+    ("WaveNet.__init__", "sample_rate"): (("has_sample_rate", True),),
+    ("BaseNet.forward", "**"): (("forward_kwargs", True),),
+    ("ParametricBaseNet.forward", "**"): (("parametric_forward_kwargs", True),),
+    ("LSTM._forward", "initial_state"): (("lstm_initial_state_kwarg", True),),
+    ("Exportable.export", "include_snapshot"): (("export_include_snapshot_flag", True),),
+    ("Exportable.export", "basename"): (("export_basename", True),),
+    ("Exportable.export", "user_metadata"): (("export_basename", True),),
+    ("_CatMixin.export", "**"): (("export_include_snapshot_flag", True),),
+    ("Dataset._validate_sample_rate", "default"): (("data_parse_config_forwards_rest", True),),
+}
+
+
+def _absent(obj: str, name: str, profile) -> bool:
+    """Is `name` of `obj` a profile-gated name that the release `profile` lacks?"""
+    conditions = PROFILE_GATED.get((obj, name))
+    if profile is None or conditions is None:
+        return False
+    # A profile without the field (e.g. a test's stand-in) gates nothing.
+    return any(getattr(profile, field, value) != value for field, value in conditions)
+
+
+def _gated(change: Change, up: Optional[Obj], mine: Optional[Obj], marks: Set[str], profile=None) -> bool:
     if change.kind == "default-changed":
         return change.after in marks
+    if change.kind == "config-key-added":
+        return _absent(change.object, f"config:{change.after}", profile)
     if change.kind == "signature-changed" and up is not None and mine is not None:
         # Conforms when removing our sentinel-default parameters gives upstream's list.
         kept = [p.name for p in mine.params if p.default not in marks]
-        return kept == [p.name for p in up.params]
+        if kept == [p.name for p in up.params]:
+            return True
+        # ... or when removing the parameters this release lacks (PROFILE_GATED) gives
+        # upstream's names, kinds and positions: nothing removed may precede a parameter
+        # that upstream takes by position.
+        def key(p):
+            return "**" if p.kind == "var-keyword" else p.name
+
+        absent = [_absent(change.object, key(p), profile) for p in mine.params]
+        kept_params = [p for p, a in zip(mine.params, absent) if not a]
+        if [(p.name, p.kind) for p in kept_params] != [(p.name, p.kind) for p in up.params]:
+            return False
+        positional = ("positional-only", "positional-or-keyword", "var-positional")
+        first_removed = min((i for i, a in enumerate(absent) if a), default=len(absent))
+        return not any(
+            p.kind in positional and not a
+            for p, a in zip(mine.params[first_removed + 1 :], absent[first_removed + 1 :])
+        )
     return False
 
 
@@ -110,7 +197,9 @@ def compare_release(
     mirrored: Dict[str, Set[str]],
     quirks: Sequence[Quirk],
     order: Sequence[str],
+    profile=None,
 ) -> ReleaseResult:
+    """`profile`: the release's ReleaseProfile, for the PROFILE_GATED names (None: none)."""
     drifts: List[Drift] = []
     unmirrored: List[str] = []
     marks = sentinels(ours)
@@ -135,7 +224,7 @@ def compare_release(
             quirk = next(
                 (q for q in quirks if q.covers_release(release, order) and q.names(change.object)), None
             )
-            gated = _gated(change, up.get(change.object), mine.get(change.object), marks)
+            gated = _gated(change, up.get(change.object), mine.get(change.object), marks, profile)
             ours_obj = mine.get(change.object)
             drifts.append(
                 Drift(
@@ -199,7 +288,8 @@ def conformance(repo, start, end, releases, ours_root: Path, quirks: Sequence[Qu
     snapshots = {name: repo.surfaces(commit) for name, _, commit in targets}
     mirrored = mirrored_names(ours, list(snapshots.values()))
     for name, ref, commit in targets:
-        res = compare_release(name, ours, snapshots[name], mirrored, quirks, order)
+        profile = next(r for r in releases if r.name == name)
+        res = compare_release(name, ours, snapshots[name], mirrored, quirks, order, profile)
         res.ref, res.sha = ref, commit.hexsha
         results[name] = res
     # Releases outside the range are left out; unavailable ones stay, so the gap is visible.

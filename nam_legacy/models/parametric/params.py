@@ -4,6 +4,7 @@ A param config entry looks like `{"type": "continuous", "default_value": 0.5,
 "minval": 0.0, "maxval": 1.0}` or `{"type": "boolean", "default_value": false}`.
 """
 
+import abc
 import inspect
 from dataclasses import dataclass, fields
 from typing import Any
@@ -34,9 +35,13 @@ class Param(InitializableFromConfig):
                 return C, config
         raise ValueError(f"Unrecognized aprameter type {config['type']}")
 
-    @classmethod
+    @abc.abstractclassmethod
     def typestr(cls) -> str:
-        """The "type" string of the subclass; None on Param itself (never abstract upstream)."""
+        """The "type" string of the subclass.
+
+        Marked abstract as upstream did, but Param has no ABCMeta, so this does not stop
+        `Param(...)` from being built; on Param itself it returns None.
+        """
         return None
 
     def to_json(self):
@@ -56,5 +61,5 @@ class ContinuousParam(Param):
     maxval: float
 
     @classmethod
-    def typestr(cls) -> str:
+    def typestr(self) -> str:  # upstream's spelling: a classmethod whose first argument is named self
         return "continuous"
