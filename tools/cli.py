@@ -27,6 +27,7 @@ from compat.render import render
 
 from . import demo
 from .audit import command as audit_command
+from .migrate_commands import add_parsers as add_migrate_parsers
 from .report import format_facts
 
 PROG = "nam-legacy"
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output")
     p.set_defaults(run=cmd_export)
 
+    add_migrate_parsers(verbs)
     audit_command.add_parser(verbs)
 
     p = verbs.add_parser("demo", help="inspect the bundled genuine legacy checkpoint and render a knob sweep",
