@@ -84,6 +84,8 @@ def test_demo_writes_sweep(capsys, tmp_path):
     report = json.loads(out)
     assert code == 0 and len(report["outputs"]) == 4
     assert {f["format"] for f in report["formats"]} == {"nam", "export_dir", "cpp_header"}
+    assert len(report["migration"]["pack_files"]) == 4 and (tmp_path / "pack" / "loudness.png").is_file()
+    assert json.loads((tmp_path / "migrated-defaults.nam").read_text())["architecture"] == "LSTM"
     for item in report["outputs"]:
         assert read_audio(item["file"]).samples.shape == (72_000,)
 

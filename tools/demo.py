@@ -71,4 +71,32 @@ def run(outdir: Path, say: Callable[[str], None] = print) -> Dict:
     say(f"Wrote {len(outputs)} WAV files (32-bit float, {RATE} Hz) to {outdir.resolve()}:")
     for o in outputs:
         say(f"  {o['file']}")
-    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs}
+    migration = _migrate(legacy, outdir, say)
+    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs, "migration": migration}
+
+
+def _migrate(legacy, outdir: Path, say) -> Dict:
+    """A current-NAM snapshot at the default knobs and a small knob-grid pack with its plot."""
+    from compat.migrate import fold, write_nam
+    from compat.migrate.pack import current_metadata, migrated_document, pack
+    from nam_legacy.models._resources import LoudnessInputMissing
+
+    folded = fold(legacy, [k.default for k in legacy.knobs])
+    try:
+        (meta,) = current_metadata([folded])
+        metadata_fn, skipped = None, None
+    except LoudnessInputMissing as e:
+        # Loudness and gain are measured on upstream's recording, which we do not ship.
+        skipped = str(e)
+        meta = {}
+        metadata_fn = lambda models, date=None: [{} for _ in models]  # noqa: E731
+    snapshot = write_nam(outdir / "migrated-defaults.nam", migrated_document(folded, legacy, meta, version="0.7.0", source=CHECKPOINT))
+    say(f"Migrated to current NAM ({folded.architecture}, .nam 0.7.0) at the default knobs: {snapshot}")
+    grid = ["drive=0:1:2", "tone=0,1"]
+    manifest = pack(legacy, grid, outdir / "pack", source=CHECKPOINT, progress=say is print, metadata_fn=metadata_fn)
+    files = [f["file"] for f in manifest["files"]]
+    say(f"Wrote a {' x '.join(g.split('=')[0] for g in grid)} pack of {len(files)} current-NAM files, "
+        f"manifest.json and loudness.png to {(outdir / 'pack').resolve()}")
+    if skipped:
+        say(f"Loudness/gain metadata skipped: {skipped}")
+    return {"snapshot": str(snapshot), "pack": str(outdir / "pack"), "pack_files": files, "metadata_skipped": skipped}
