@@ -158,6 +158,7 @@ _VERIFY = r"""
 import json, sys
 import nam, torch, numpy
 from nam.models._from_nam import init_from_nam
+import torch
 from nam.models.conv_net import ConvNet
 print(json.dumps({"nam": nam.__version__, "nam_file": nam.__file__, "torch": torch.__version__,
                   "numpy": numpy.__version__, "python": sys.version.split()[0]}))
@@ -446,3 +447,41 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# Source text for scripts that run inside the 0.13.0 environment: builds 0.13.0's own
+# ConvNet from a migrated .nam document (its Python loader cannot read ConvNet files), by
+# filling the weights in file order. Prepend it to such a script.
+CONVNET_FROM_SOURCE = r"""
+import torch
+from nam.models.conv_net import ConvNet
+
+def convnet_from(doc):
+    cfg = doc["config"]
+    model = ConvNet.init_from_config({**cfg, "sample_rate": doc.get("sample_rate")})
+    w = torch.tensor(doc["weights"], dtype=torch.float32)
+    i = 0
+    def take(t):
+        nonlocal i
+        n = t.numel()
+        t.data = w[i:i + n].reshape(t.shape).clone()
+        i += n
+    for k in range(len(cfg["dilations"])):
+        block = model._net._modules[f"block_{k}"]
+        conv = block._modules["conv"]
+        take(conv.weight)
+        if conv.bias is not None:
+            take(conv.bias)
+        if cfg["batchnorm"]:
+            bn = block._modules["batchnorm"]
+            for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias):
+                take(t)
+            eps = float(w[i]); i += 1
+            if eps != float(torch.tensor(bn.eps, dtype=torch.float32)):
+                bn.eps = eps
+    head = model._net._modules["head"]
+    take(head.weight)
+    take(head.bias)
+    assert i == len(w), (i, len(w))
+    return model
+"""

@@ -31,44 +31,13 @@ LENGTH = 2_000
 TOL = 1e-6
 
 # Runs inside the 0.13.0 environment: payload on stdin, one JSON line out.
-_SCRIPT = r"""
+_SCRIPT = current_nam.CONVNET_FROM_SOURCE + r"""
 import copy, json, sys
 import numpy as np
 import torch
 torch.set_num_threads(1)
 import nam
 from nam.models._from_nam import init_from_nam
-from nam.models.conv_net import ConvNet
-
-def convnet_from(doc):
-    cfg = doc["config"]
-    model = ConvNet.init_from_config({**cfg, "sample_rate": doc.get("sample_rate")})
-    w = torch.tensor(doc["weights"], dtype=torch.float32)
-    i = 0
-    def take(t):
-        nonlocal i
-        n = t.numel()
-        t.data = w[i:i + n].reshape(t.shape).clone()
-        i += n
-    for k in range(len(cfg["dilations"])):
-        block = model._net._modules[f"block_{k}"]
-        conv = block._modules["conv"]
-        take(conv.weight)
-        if conv.bias is not None:
-            take(conv.bias)
-        if cfg["batchnorm"]:
-            bn = block._modules["batchnorm"]
-            for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias):
-                take(t)
-            eps = float(w[i]); i += 1
-            if eps != float(torch.tensor(bn.eps, dtype=torch.float32)):
-                bn.eps = eps
-    head = model._net._modules["head"]
-    take(head.weight)
-    take(head.bias)
-    assert i == len(w), (i, len(w))
-    return model
-
 payload = json.load(sys.stdin)
 results = []
 for case in payload["cases"]:

@@ -24,40 +24,11 @@ DATE = datetime(2026, 1, 2, 3, 4, 5)
 LOUDNESS_TOL = 1e-4  # dB
 GAIN_TOL = 1e-5
 
-_SCRIPT = r"""
+_SCRIPT = current_nam.CONVNET_FROM_SOURCE + r"""
 import json, sys
 import torch
 torch.set_num_threads(1)
 from nam.models._from_nam import init_from_nam
-from nam.models.conv_net import ConvNet
-
-def convnet_from(doc):
-    cfg = doc["config"]
-    model = ConvNet.init_from_config({**cfg, "sample_rate": doc.get("sample_rate")})
-    w = torch.tensor(doc["weights"], dtype=torch.float32)
-    i = 0
-    def take(t):
-        nonlocal i
-        n = t.numel()
-        t.data = w[i:i + n].reshape(t.shape).clone()
-        i += n
-    for k in range(len(cfg["dilations"])):
-        block = model._net._modules[f"block_{k}"]
-        conv = block._modules["conv"]
-        take(conv.weight)
-        if conv.bias is not None:
-            take(conv.bias)
-        if cfg["batchnorm"]:
-            bn = block._modules["batchnorm"]
-            for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias):
-                take(t)
-            bn.eps = float(w[i]); i += 1
-    head = model._net._modules["head"]
-    take(head.weight)
-    take(head.bias)
-    assert i == len(w)
-    return model
-
 out = []
 for path in json.load(sys.stdin)["files"]:
     doc = json.load(open(path))
