@@ -1,14 +1,13 @@
 """Numeric audit: upstream's code (from a wheel, via git objects) against nam_legacy.
 
-Needs an interpreter with upstream's dependencies: $NAM_AUDIT_PYTHON, or the 0.7.4/0.5.1
-oracle environment under $NAM_LEGACY_ORACLE_DIR (see tests/oracle); skipped otherwise.
+Needs an interpreter with upstream's dependencies: $NAM_AUDIT_PYTHON, or the 0.7.4 oracle
+environment (tests/oracles.py builds it on demand from the package index).
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
-from pathlib import Path
 
 import git
 import pytest
@@ -16,20 +15,11 @@ import pytest
 from tools.audit.numeric import numeric_audit
 from tools.audit.repo import UpstreamRepo
 
+import oracles
 from test_audit_wheels import _wheel
 
-ORACLES = Path(os.environ.get("NAM_LEGACY_ORACLE_DIR", Path.home() / ".cache" / "nam-legacy" / "oracle"))
-
-
 def _python() -> str:
-    given = os.environ.get("NAM_AUDIT_PYTHON")
-    if given:
-        return given
-    for release in ("0.7.4", "0.5.1"):
-        py = ORACLES / f"nam-{release}" / "bin" / "python"
-        if py.exists():
-            return str(py)
-    pytest.skip("no interpreter with upstream's dependencies (set NAM_AUDIT_PYTHON or build tests/oracle envs)")
+    return os.environ.get("NAM_AUDIT_PYTHON") or str(oracles.python_or_skip("0.7.4"))
 
 
 @pytest.fixture(scope="module")
