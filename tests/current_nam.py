@@ -23,7 +23,6 @@ Two independent things live here:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +32,9 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import List, Optional, Union
+
+sys.path.insert(0, str(Path(__file__).parent / "oracle"))
+from envs import _lock  # noqa: E402  (one file lock for every environment builder)
 
 RELEASE = "0.13.0"
 TORCH = "torch==2.13.0"  # the local CPU wheel; anything else may pull a CUDA build
@@ -139,19 +141,6 @@ def _run(cmd, log, env) -> str:
         kind = IndexUnreachable if any(h in proc.stdout for h in _UNREACHABLE_HINTS) else CurrentNamEnvError
         raise kind(f"command failed ({proc.returncode}): {' '.join(str(c) for c in cmd)}\n{proc.stdout[-3000:]}")
     return proc.stdout
-
-
-@contextlib.contextmanager
-def _lock(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fp:
-        fcntl.flock(fp, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fp, fcntl.LOCK_UN)
 
 
 _VERIFY = r"""
