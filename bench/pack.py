@@ -4,8 +4,11 @@
 Model: upstream's default CatLSTM (3 knobs, so input_size 4; hidden 32; 4 layers), random
 weights. Grid: 5 x 5 x 5 knob settings in [0, 1]^3 = 125 `.nam` files.
 
-* ours: `fold` each point (incl. current NAM's 48,000-sample burn-in state), then
-  `current_metadata` on all of them at once (batched), then write the files.
+* ours: `fold` each point (incl. current NAM's 48,000-sample burn-in state, bit for bit,
+  stopped early once it repeats), then `current_metadata` on all of them at once
+  (batched wavefront LSTM, compat/migrate/lstm_batch.py, with the native cell kernel if
+  this machine can build it: the line "LSTM cell:" says; `--torch-ops` forces torch ops),
+  then write the files.
 * baseline: what a user of neural-amp-modeler 0.13.0 would do per snapshot, in the real
   0.13.0 environment (tests/current_nam.py): build its `LSTM`, `import_weights` the
   folded weights, `export()` (which runs the burn-in and computes loudness and gain
@@ -15,7 +18,7 @@ Both sides run with one torch thread, one after the other in the same run. The b
 is slow (~5 s a snapshot: 13 single-sequence LSTM passes over 48,000 samples), so `--baseline-points N` times it on the first N snapshots
 and scales to the full grid (reported as such).
 
-    python bench/pack.py [--grid 5] [--baseline-points 125]
+    python bench/pack.py [--grid 5] [--baseline-points 125] [--torch-ops]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import tempfile
 import time
@@ -37,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from compat.migrate import fold, nam_document, write_nam  # noqa: E402
+from compat.migrate import native  # noqa: E402
 from compat.migrate.metadata import current_metadata  # noqa: E402
 from nam_legacy.models.parametric.catnets import CatLSTM  # noqa: E402
 
@@ -69,7 +74,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", type=int, default=5, help="points per knob (default 5: 125 snapshots)")
     ap.add_argument("--baseline-points", type=int, default=None, help="time the baseline on this many snapshots")
+    ap.add_argument("--torch-ops", action="store_true", help="run the LSTM cell with torch ops, not the native kernel")
     args = ap.parse_args(argv)
+    if args.torch_ops:
+        os.environ["NAM_LEGACY_NATIVE"] = "0"
+    print(f"LSTM cell: {native.status()}", flush=True)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = CatLSTM(32, input_size=4, num_layers=4).eval()
@@ -106,7 +115,7 @@ def main(argv=None) -> int:
     print(f"baseline (nam 0.13.0 export per snapshot): {base:.1f} s for {n}{scaled}")
     print(f"speed-up: {base / ours:.2f}x")
     print(f"metadata vs 0.13.0 on {k} snapshots: max |loudness diff| {d_loud:.3g} dB, max |gain diff| {d_gain:.3g}")
-    print(json.dumps({"snapshots": n, "ours_s": ours, "baseline_s": base, "baseline_measured_points": k,
+    print(json.dumps({"snapshots": n, "lstm_cell": native.status(), "ours_s": ours, "baseline_s": base, "baseline_measured_points": k,
                       "speedup": base / ours, "max_loudness_diff_db": d_loud, "max_gain_diff": d_gain}))
     return 0
 

@@ -6,6 +6,7 @@ WAV files and configs with the real `nam.data` of every built oracle venv
 same exception type.
 """
 
+import importlib.util
 import json
 import logging
 import os
@@ -456,11 +457,9 @@ def _dump(runs, release):
 def test_bit_identical_to_the_genuine_release(tmp_path, release):
     oracle_python = oracles.python_or_skip(release)
     cases = _oracle_cases(tmp_path)
-    try:
-        import scipy  # noqa: F401
-
+    if importlib.util.find_spec("scipy") is not None:
         here_cases = cases
-    except ImportError:  # fractional delays need scipy: those run in the oracle's python only
+    else:  # fractional delays need scipy: those run in the oracle's python only
         here_cases = {k: cases[k] for k in _INTEGER_CASES}
     ours_env = {"PYTHONPATH": str(REPO)}
     theirs, *ours_runs = _dump(

@@ -16,9 +16,11 @@ standard test signal (``loudness_input.wav``, 48,000 samples), scaled by a gain 
 
 `current_metadata` computes this for many folded models at once: the 11 gains of a model
 are one batch, and folded LSTMs that differ only in their layer-0 bias and initial state
-(the snapshots of one CatLSTM at different knobs) share one batched run. The numbers
-agree with 0.13.0's own export to float32 rounding, not bit for bit (other batch shapes,
-no autograd); tests/test_migrate_metadata.py measures the difference.
+(the snapshots of one CatLSTM at different knobs) share batched runs (lstm_batch.py).
+For an LSTM stored with a burn-in state, rms(0) is 0.13.0's value bit for bit, from one
+chunk (`_zero_gain_rms`); the other values agree with 0.13.0's own export to float32
+rounding, not bit for bit (another kernel, other batch shapes, no autograd);
+tests/test_migrate_metadata.py measures the difference against the real 0.13.0.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ import torch
 import torch.nn.functional as F
 
 from .current_nam import date_metadata
-from .fold import Folded
+from .fold import BURN_IN_CHUNK, Folded
+from .lstm_batch import lstm_rows
 
 __all__ = ["GAINS", "current_metadata", "loudness_input", "loudness_and_gain"]
 
 GAINS = tuple(float(g) for g in np.linspace(0.0, 1.0, 11))  # what 0.13.0 probes
-_MAX_ROWS = 704  # batch rows (models x gains) per LSTM run; larger batches gain no speed
-_TIME_BLOCK = 2048  # LSTM samples per call, state carried across (bounds memory)
+_MAX_ROWS = 512  # batch rows (model x gain) per LSTM run: about the fastest size here
 _INPUT: Optional[torch.Tensor] = None
 
 
@@ -144,6 +146,15 @@ def _lstm_parts(f: Folded):
 
 def _lstm_group(folded_list, idx, inputs, out):
     parts = {i: _lstm_parts(folded_list[i]) for i in idx}
+    # gain 0 exactly as 0.13.0 computes it, where the stored state allows (a burn-in state)
+    wanted: Dict[int, List[int]] = {}
+    for i in idx:
+        zero = _zero_gain_rms(parts[i], inputs.shape[1]) if GAINS[0] == 0.0 else None
+        if zero is None:
+            wanted[i] = list(range(len(GAINS)))
+        else:
+            out[i, 0] = zero
+            wanted[i] = list(range(1, len(GAINS)))
     shared: Dict[str, List[int]] = {}
     for i, (cells, _, _, hw, hb) in parts.items():
         h = hashlib.sha256()
@@ -155,60 +166,64 @@ def _lstm_group(folded_list, idx, inputs, out):
         h.update(hw.tobytes())
         h.update(hb.tobytes())
         shared.setdefault(h.hexdigest(), []).append(i)
-    n_gains = inputs.shape[0]
-    per_run = max(1, _MAX_ROWS // n_gains)
     for members in shared.values():
-        for s in range(0, len(members), per_run):
-            chunk = members[s : s + per_run]
-            rms = _lstm_run([parts[i] for i in chunk], inputs)
-            for j, i in enumerate(chunk):
-                out[i] = rms[j * n_gains : (j + 1) * n_gains]
+        _lstm_shared_run([parts[i] for i in members], members, wanted, inputs, out)
 
 
-def _lstm_run(parts, inputs) -> np.ndarray:
-    """Run M models (same weights but layer-0 bias and state) on the G inputs: rows m*G+g.
-
-    The per-model layer-0 bias b_m = b_0 + delta_m enters as extra constant input columns:
-    delta = U V (rank r <= 4H from an SVD in float64), input [x, u_m], extra W_ih columns V^T.
-    """
+def _lstm_shared_run(parts, members, wanted, inputs, out) -> None:
+    """Run models that share all weights but the layer-0 bias and the state, at the gains
+    each one still needs, in balanced batches of at most _MAX_ROWS rows (a row carries
+    its model's own layer-0 bias and state)."""
     cells, _, _, head_w, head_b = parts[0]
-    m_count, g_count = len(parts), inputs.shape[0]
-    hidden = cells[0][1].shape[1]
-    biases = np.stack([p[0][0][2] for p in parts]).astype(np.float64)  # (M, 4H)
-    delta = biases - biases[0]
-    u = np.zeros((m_count, 0))
-    v = np.zeros((0, 4 * hidden))
-    if m_count > 1 and np.any(delta):
-        uu, ss, vt = np.linalg.svd(delta, full_matrices=False)
-        r = int(np.sum(ss > ss[0] * 1e-12))
-        u, v = uu[:, :r] * ss[:r], vt[:r]
-    r = u.shape[1]
-    core = torch.nn.LSTM(1 + r, hidden, num_layers=len(cells), batch_first=True)
-    for k, (wi, wh, b) in enumerate(cells):
-        if k == 0:
-            wi = np.concatenate([wi, v.T.astype(np.float32)], axis=1)
-            b = parts[0][0][0][2]
-        getattr(core, f"weight_ih_l{k}").data.copy_(torch.from_numpy(np.array(wi)))
-        getattr(core, f"weight_hh_l{k}").data.copy_(torch.from_numpy(np.array(wh)))
-        getattr(core, f"bias_ih_l{k}").data.copy_(torch.from_numpy(np.array(b)))
-        getattr(core, f"bias_hh_l{k}").data.zero_()
-    rows = m_count * g_count
-    length = inputs.shape[1]
-    x = inputs.repeat(m_count, 1)  # (rows, L)
-    extra = torch.from_numpy(np.repeat(u.astype(np.float32), g_count, axis=0))  # (rows, r)
-    h = torch.from_numpy(np.repeat(np.stack([p[1] for p in parts], axis=1), g_count, axis=1).copy())  # (layers, rows, H)
-    c = torch.from_numpy(np.repeat(np.stack([p[2] for p in parts], axis=1), g_count, axis=1).copy())
-    state = (h, c)
-    hw = torch.from_numpy(head_w.copy())
-    hb = torch.from_numpy(head_b.copy())
-    y = torch.empty((rows, length), dtype=torch.float32)
-    for t in range(0, length, _TIME_BLOCK):
-        xs = x[:, t : t + _TIME_BLOCK, None]
-        if r:
-            xs = torch.cat([xs, extra[:, None, :].expand(rows, xs.shape[1], r)], dim=2)
-        feats, state = core(xs, state)
-        y[:, t : t + _TIME_BLOCK] = (feats @ hw[:, None])[:, :, 0] + hb
-    return _rms(y)
+    rows = [(m, g) for m, i in enumerate(members) for g in wanted[i]]
+    if not rows:
+        return
+    n_batches = -(-len(rows) // _MAX_ROWS)
+    size = -(-len(rows) // n_batches)
+    for s in range(0, len(rows), size):
+        batch = rows[s : s + size]
+        ms = [m for m, _ in batch]
+        y = lstm_rows(
+            cells,
+            head_w,
+            head_b,
+            np.stack([parts[m][1] for m in ms]),
+            np.stack([parts[m][2] for m in ms]),
+            inputs[[g for _, g in batch]],
+            bias0=np.stack([parts[m][0][0][2] for m in ms]),
+        )
+        for (m, g), value in zip(batch, _rms(y)):
+            out[members[m], g] = value
+
+
+def _zero_gain_rms(part, length: int) -> Optional[float]:
+    """rms(0) bit for bit as 0.13.0 computes it, or None when this shortcut does not apply.
+
+    At gain 0 the input is all zeros. 0.13.0 runs its core from the stored state with
+    autograd on; when that state is one the core returns to after BURN_IN_CHUNK zeros (a
+    burn-in state is: see fold._burn_in_chunks), the 48,000 output features are that
+    chunk's features repeated, so one chunk gives them all, bit for bit.
+    """
+    if length % BURN_IN_CHUNK:
+        return None
+    cells, h0, c0, head_w, head_b = part
+    hidden = h0.shape[1]
+    core = torch.nn.LSTM(1, hidden, num_layers=len(cells), batch_first=True)
+    with torch.no_grad():
+        for k, (wi, wh, b) in enumerate(cells):
+            getattr(core, f"weight_ih_l{k}").copy_(torch.from_numpy(np.array(wi)))
+            getattr(core, f"weight_hh_l{k}").copy_(torch.from_numpy(np.array(wh)))
+            getattr(core, f"bias_ih_l{k}").copy_(torch.from_numpy(np.array(b)))
+            getattr(core, f"bias_hh_l{k}").zero_()
+    state = (torch.from_numpy(h0.copy())[:, None, :], torch.from_numpy(c0.copy())[:, None, :])
+    with torch.enable_grad():
+        feats, (h, c) = core(torch.zeros((1, BURN_IN_CHUNK, 1)), state)
+    if not (torch.equal(h.detach(), state[0]) and torch.equal(c.detach(), state[1])):
+        return None
+    feats = feats.detach().repeat(1, length // BURN_IN_CHUNK, 1)
+    with torch.no_grad():
+        y = F.linear(feats, torch.from_numpy(head_w.copy())[None, :], torch.from_numpy(head_b.copy()))[:, :, 0]
+    return float(_rms(y)[0])
 
 
 # --------------------------------------------------------------------------------------
