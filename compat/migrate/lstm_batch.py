@@ -94,30 +94,37 @@ def lstm_rows(
 
 def _steps_native(kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw, hb, y):
     layers, hidden, rows = h.shape
-    # Layer 0: only the audio row of its slot and h_0, plus its per-row bias, in one addmm.
-    w0 = weights[0, :, hidden - 1 :].contiguous()
-    z0 = buf[hidden - 1 : 2 * hidden]
-    g0, b0 = gates[0], bias[0]
-    # Layers 1..: the kernel adds their bias (one value per gate row).
-    row_bias = bias[:, :, 0].clone()  # (a copy even when rows == 1)
-    row_bias[0] = 0.0
-    # the kernel takes raw pointers: precompute them and the per-layer strides (bytes)
+    # Layer 0's matrix product is only W_hh h_0; the kernel adds its per-row bias and its
+    # audio input (a rank-1 term), and the head, so each step is three calls.
+    w_hh0 = weights[0, :, hidden:].contiguous()
+    h_0, g0 = h[0], gates[0]
+    bias0 = bias[0].contiguous()
+    w_in = weights[0, :, hidden - 1].contiguous()
+    row_bias = bias[:, :, 0].clone()  # layers 1..: one value per gate row
+    head_w = hw.reshape(-1).contiguous()
+    head_b = float(hb[0])
+    # the kernel takes raw pointers (into the tensors above, alive for this whole loop):
+    # precompute them and the strides (bytes)
     p_b, p_g, p_c, p_h = row_bias.data_ptr(), gates.data_ptr(), c2.data_ptr(), h.data_ptr()
     s_b, s_g, s_h = 4 * 4 * hidden, 4 * 4 * hidden * rows, 4 * hidden * rows
+    p_b0, p_w_in, p_x, p_hw, p_y = bias0.data_ptr(), w_in.data_ptr(), audio.data_ptr(), head_w.data_ptr(), y.data_ptr()
+    s_row = 4 * rows
     rest = (weights[1:], z[1:], gates[1:])
-    last = h[layers - 1]
-    slot = buf[hidden - 1]
     for s in range(length + layers - 1):
         lo, hi = max(0, s - length + 1), min(layers, s + 1)  # the layers with work at step s
         if lo == 0:
-            slot.copy_(audio[s])
-            torch.addmm(b0, w0, z0, out=g0)
+            torch.mm(w_hh0, h_0, out=g0)
         if hi > max(lo, 1):  # layers max(lo, 1) .. hi - 1 in one batched product
             w_, z_, gt = rest if (lo == 0 and hi == layers) else (v[max(lo, 1) - 1 : hi - 1] for v in rest)
             torch.bmm(w_, z_, out=gt)
-        kernel(hi - lo, hidden, rows, p_b + lo * s_b, p_g + lo * s_g, p_c + lo * s_h, p_h + lo * s_h)
-        if hi == layers:
-            torch.addmm(hb, hw, last, out=y[s - layers + 1 : s - layers + 2])
+        first = lo == 0
+        last = hi == layers
+        kernel(
+            hi - lo, hidden, rows, p_b + lo * s_b,
+            p_b0 if first else None, p_w_in if first else None, p_x + s * s_row if first else None,
+            p_g + lo * s_g, p_c + lo * s_h, p_h + lo * s_h,
+            p_hw if last else None, head_b, p_y + (s - layers + 1) * s_row if last else None,
+        )
 
 
 def _steps_torch(_kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw, hb, y):

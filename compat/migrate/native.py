@@ -17,12 +17,13 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 __all__ = ["lstm_cell", "status", "cache_dir"]
 
@@ -73,14 +74,16 @@ def _load() -> Callable:
         raise _Unavailable(f"{_ENV}={os.environ[_ENV]}")
     if sys.platform == "win32":
         raise _Unavailable("not built on Windows")
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    compiler = shlex.split(os.environ.get("CC", "")) or [
+        c for c in (shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"),) if c
+    ]
     if not compiler:
         raise _Unavailable("no C compiler found")
     source = SOURCE.read_bytes()
     try:
-        version = subprocess.run([compiler, "--version"], capture_output=True, timeout=30).stdout
+        version = subprocess.run([*compiler, "--version"], capture_output=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:
-        raise _Unavailable(f"cannot run {compiler}: {e}") from None
+        raise _Unavailable(f"cannot run {compiler[0]}: {e}") from None
     key = hashlib.sha256()
     for part in (source, " ".join(FLAGS).encode(), version, platform.machine().encode(), _cpu_flags().encode()):
         key.update(part)
@@ -90,15 +93,16 @@ def _load() -> Callable:
         _build(compiler, target)
     try:
         lib = ctypes.CDLL(str(target))
-        fn = lib.nam_legacy_lstm_cell
+        fn = lib.nam_legacy_lstm_step
     except (OSError, AttributeError) as e:
         raise _Unavailable(f"cannot load {target}: {e}") from None
-    fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 4
+    # layers, hidden, rows; bias, bias0, w_in, x, gates, c2, h, head_w; head_b; y
+    fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 8 + [ctypes.c_float, ctypes.c_void_p]
     fn.restype = None
     return fn
 
 
-def _build(compiler: str, target: Path) -> None:
+def _build(compiler: List[str], target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
@@ -106,10 +110,10 @@ def _build(compiler: str, target: Path) -> None:
     except OSError as e:
         raise _Unavailable(f"cannot write to {target.parent}: {e}") from None
     try:
-        done = subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, timeout=120)
+        done = subprocess.run([*compiler, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, timeout=120)
         if done.returncode != 0:
-            first = (done.stderr.decode(errors="replace").strip().splitlines() or ["?"])[0]
-            raise _Unavailable(f"{compiler} failed: {first}")
+            first = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[0]
+            raise _Unavailable(f"{compiler[0]} failed: {first}")
         os.replace(tmp, target)
     except (OSError, subprocess.SubprocessError) as e:
         raise _Unavailable(f"build failed: {e}") from None
