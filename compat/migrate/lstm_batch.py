@@ -9,12 +9,13 @@ step s, layer k processes time s - k, whose input layer k - 1 produced at step s
 
 * one batched matrix product per step computes the gates of layers 1.. (input and
   recurrent parts together: [h_{k-1}; h_k] is a 2H-row window of one buffer, no copies),
-  and one narrower product those of layer 0, whose bias may differ per row;
+  and one more layer 0's, whose bias may differ per row (the snapshots' knobs);
 * tanh(z) is computed as 2·sigmoid(2z) - 1: the same function, but torch's float32
   sigmoid is ~3.5x faster than its tanh on these CPUs; the doubling is folded exactly
   (a power of two) into the g-gate weights and into the cell state, which is kept as 2c;
-* the pointwise half of a step runs in the native kernel (native.py, lstm_cell.c) when
-  this machine could build it, else as torch ops.
+* the rest of a step (biases, layer 0's audio input, the gates' nonlinearities, the
+  head) runs in the native kernel (native.py, lstm_cell.c) when this machine could
+  build it, else as torch ops (about 1.5x slower).
 
 The last bits differ from torch's LSTM (another summation order, another exp, ~1 ulp of
 1 in tanh), so results agree with it to float32 rounding, not bit for bit;
