@@ -134,18 +134,24 @@ def _steps_torch(_kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw
     i_g, f_g = gates[:, :hidden], gates[:, hidden : 2 * hidden]
     g_g, o_g = gates[:, 2 * hidden : 3 * hidden], gates[:, 3 * hidden :]
     minus_two, minus_one = torch.tensor(-2.0), torch.tensor(-1.0)
-    full = (bias, weights, z, gates, g_g, c2, f_g, i_g, t_c, o_g, h)
+    # layer 0 only needs the audio row of its slot: its own, narrower product
+    w0, z0, b0, g0 = weights[0, :, hidden - 1 :].contiguous(), buf[hidden - 1 : 2 * hidden], bias[0], gates[0]
+    rest = (bias[1:], weights[1:], z[1:], gates[1:])
+    full = (gates, g_g, c2, f_g, i_g, t_c, o_g, h)
     last = h[layers - 1]
     slot = buf[hidden - 1]
     for s in range(length + layers - 1):
         lo, hi = max(0, s - length + 1), min(layers, s + 1)  # the layers with work at step s
-        if s < length:
+        if lo == 0:
             slot.copy_(audio[s])
+            torch.addmm(b0, w0, z0, out=g0)
+        if hi > max(lo, 1):  # layers max(lo, 1) .. hi - 1 in one batched product
+            b_, w_, z_, gt = rest if (lo == 0 and hi == layers) else (v[max(lo, 1) - 1 : hi - 1] for v in rest)
+            torch.baddbmm(b_, w_, z_, out=gt)
         if lo == 0 and hi == layers:  # the steady state: no slicing (views cost time)
-            b_, w_, z_, gt, g, c, f, i, t, o, hk = full
+            gt, g, c, f, i, t, o, hk = full
         else:
-            b_, w_, z_, gt, g, c, f, i, t, o, hk = (v[lo:hi] for v in full)
-        torch.baddbmm(b_, w_, z_, out=gt)
+            gt, g, c, f, i, t, o, hk = (v[lo:hi] for v in full)
         torch.sigmoid(gt, out=gt)
         torch.add(minus_two, g, alpha=4, out=g)  # 2·tanh(g-gate preactivation)
         c.mul_(f).addcmul_(i, g)  # 2c' = f·2c + i·2g
