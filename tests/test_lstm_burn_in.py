@@ -19,7 +19,7 @@ import torch
 
 import compat
 from compat.migrate import fold
-from compat.migrate.fold import BURN_IN_CHUNK, BURN_IN_SAMPLES, _burn_in_chunks
+from compat.migrate.fold import BURN_IN_CHUNK, BURN_IN_SAMPLES, _burn_in_chunks, current_nam_core
 from compat.migrate.metadata import _lstm_parts, _rms, _zero_gain_rms
 from nam_legacy.models.parametric.catnets import CatLSTM
 
@@ -30,17 +30,6 @@ LSTM_CASES = sorted(p.parent for p in FIXTURES.glob("*/catlstm/model.ckpt"))
 @functools.lru_cache(maxsize=None)
 def _load(case: Path):
     return compat.load(case / "model.ckpt", config=case / "model.json", param_config=case / "params.json")
-
-
-def _core(cells, hidden):
-    core = torch.nn.LSTM(1, hidden, num_layers=len(cells), batch_first=True)
-    with torch.no_grad():
-        for k, (wi, wh, b) in enumerate(cells):
-            getattr(core, f"weight_ih_l{k}").copy_(torch.from_numpy(np.array(wi)))
-            getattr(core, f"weight_hh_l{k}").copy_(torch.from_numpy(np.array(wh)))
-            getattr(core, f"bias_ih_l{k}").copy_(torch.from_numpy(np.array(b)))
-            getattr(core, f"bias_hh_l{k}").zero_()
-    return core
 
 
 def _long_run(core, samples, state=None):
@@ -65,7 +54,7 @@ FOLDED = _folded_models()
 @pytest.mark.parametrize("name,folded", FOLDED, ids=[n for n, _ in FOLDED])
 def test_burn_in_equals_one_long_run(name, folded):
     cells, h_stored, c_stored, _, _ = _lstm_parts(folded)
-    core = _core(cells, h_stored.shape[1])
+    core = current_nam_core(cells, h_stored.shape[1])
     _, h, c = _long_run(core, BURN_IN_SAMPLES)
     assert np.array_equal(h[:, 0].numpy(), h_stored)
     assert np.array_equal(c[:, 0].numpy(), c_stored)
@@ -107,7 +96,7 @@ def test_burn_in_length_must_be_whole_chunks():
 def test_zero_gain_equals_the_full_pass(name, folded):
     part = _lstm_parts(folded)
     cells, h0, c0, head_w, head_b = part
-    core = _core(cells, h0.shape[1])
+    core = current_nam_core(cells, h0.shape[1])
     state = (torch.from_numpy(h0.copy())[:, None], torch.from_numpy(c0.copy())[:, None])
     feats, _, _ = _long_run(core, 48_000, state)
     with torch.no_grad():

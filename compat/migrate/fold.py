@@ -208,15 +208,24 @@ def _lstm_burn_in(cells, hidden: int) -> Tuple[np.ndarray, np.ndarray]:
     import leaves it) run on 48,000 zeros from the zero state, in float32, with autograd on.
 
     Bit for bit that state, but usually far cheaper: see `_burn_in_chunks`."""
+    h, c = _burn_in_chunks(current_nam_core(cells, hidden), BURN_IN_SAMPLES)
+    return h[:, 0, :].numpy(), c[:, 0, :].numpy()
+
+
+def current_nam_core(cells, hidden: int) -> torch.nn.LSTM:
+    """A torch LSTM as current NAM's import leaves it: the summed bias in bias_ih, zero
+    bias_hh, parameters requiring grad (which picks torch's kernel, see _burn_in_chunks).
+
+    :param cells: per layer (W_ih, W_hh, summed bias), float32 arrays.
+    """
     core = torch.nn.LSTM(1, hidden, num_layers=len(cells), batch_first=True)
     with torch.no_grad():
         for k, (w_ih, w_hh, bias) in enumerate(cells):
-            getattr(core, f"weight_ih_l{k}").copy_(torch.from_numpy(w_ih))
-            getattr(core, f"weight_hh_l{k}").copy_(torch.from_numpy(w_hh))
-            getattr(core, f"bias_ih_l{k}").copy_(torch.from_numpy(bias))
+            getattr(core, f"weight_ih_l{k}").copy_(torch.from_numpy(np.array(w_ih, dtype=np.float32)))
+            getattr(core, f"weight_hh_l{k}").copy_(torch.from_numpy(np.array(w_hh, dtype=np.float32)))
+            getattr(core, f"bias_ih_l{k}").copy_(torch.from_numpy(np.array(bias, dtype=np.float32)))
             getattr(core, f"bias_hh_l{k}").zero_()
-    h, c = _burn_in_chunks(core, BURN_IN_SAMPLES)
-    return h[:, 0, :].numpy(), c[:, 0, :].numpy()
+    return core
 
 
 BURN_IN_CHUNK = 240  # divides BURN_IN_SAMPLES; see _burn_in_chunks

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .current_nam import date_metadata
-from .fold import BURN_IN_CHUNK, Folded
+from .fold import BURN_IN_CHUNK, Folded, current_nam_core
 from .lstm_batch import lstm_rows
 
 __all__ = ["GAINS", "current_metadata", "loudness_input", "loudness_and_gain"]
@@ -146,10 +146,10 @@ def _lstm_parts(f: Folded):
 
 def _lstm_group(folded_list, idx, inputs, out):
     parts = {i: _lstm_parts(folded_list[i]) for i in idx}
-    # gain 0 exactly as 0.13.0 computes it, where the stored state allows (a burn-in state)
+    # GAINS[0] == 0: exactly as 0.13.0 computes it, where the stored state allows (burn-in)
     wanted: Dict[int, List[int]] = {}
     for i in idx:
-        zero = _zero_gain_rms(parts[i], inputs.shape[1]) if GAINS[0] == 0.0 else None
+        zero = _zero_gain_rms(parts[i], inputs.shape[1])
         if zero is None:
             wanted[i] = list(range(len(GAINS)))
         else:
@@ -207,14 +207,7 @@ def _zero_gain_rms(part, length: int) -> Optional[float]:
     if length % BURN_IN_CHUNK:
         return None
     cells, h0, c0, head_w, head_b = part
-    hidden = h0.shape[1]
-    core = torch.nn.LSTM(1, hidden, num_layers=len(cells), batch_first=True)
-    with torch.no_grad():
-        for k, (wi, wh, b) in enumerate(cells):
-            getattr(core, f"weight_ih_l{k}").copy_(torch.from_numpy(np.array(wi)))
-            getattr(core, f"weight_hh_l{k}").copy_(torch.from_numpy(np.array(wh)))
-            getattr(core, f"bias_ih_l{k}").copy_(torch.from_numpy(np.array(b)))
-            getattr(core, f"bias_hh_l{k}").zero_()
+    core = current_nam_core(cells, h0.shape[1])
     state = (torch.from_numpy(h0.copy())[:, None, :], torch.from_numpy(c0.copy())[:, None, :])
     with torch.enable_grad():
         feats, (h, c) = core(torch.zeros((1, BURN_IN_CHUNK, 1)), state)
