@@ -12,7 +12,7 @@ from .errors import (
 )
 from .checkpoint import read_checkpoint
 from .loading import LoadedCheckpoint, load_checkpoint, open_checkpoint
-from .knobs import KnobSpec
+from .knobs import KnobError, KnobSpec, OutOfRangeWarning, check_knob_values
 from .loader import LegacyModel, load
 from .exporter import export
 
@@ -21,7 +21,10 @@ __all__ = [
     "CorruptFileError",
     "FileAccessError",
     "LegacyError",
+    "KnobError",
     "KnobSpec",
+    "OutOfRangeWarning",
+    "check_knob_values",
     "LegacyModel",
     "LoadedCheckpoint",
     "UnknownFormatError",

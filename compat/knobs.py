@@ -7,10 +7,20 @@ param config lists them in. A spec comes from a param config entry
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ConfigError
+
+
+class KnobError(ConfigError):
+    """A knob value the model cannot take: not finite, out of range, a boolean not 0/1."""
+
+
+class OutOfRangeWarning(UserWarning):
+    """A continuous knob outside its param-config range, allowed on request (extrapolation)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,50 @@ class KnobSpec:
 
     def to_json(self) -> Dict[str, Any]:
         return {"name": self.name, "type": self.type, "default": self.default, "minval": self.minval, "maxval": self.maxval}
+
+    @property
+    def allowed(self) -> str:
+        """The values this knob takes, for messages."""
+        if self.type == "boolean":
+            return "0 or 1 (false/true)"
+        if self.minval is None or self.maxval is None:
+            return "any finite number"
+        return f"{_num(self.minval)} to {_num(self.maxval)}"
+
+    def check(self, value: float, *, allow_out_of_range: bool = False) -> float:
+        """`value` as a float, or KnobError. Out-of-range continuous values warn instead
+        (OutOfRangeWarning) when `allow_out_of_range`; booleans must always be 0 or 1."""
+        value = float(value)
+        if not math.isfinite(value):
+            raise KnobError(f"knob {self.name} is {value}; knob values must be finite")
+        if self.type == "boolean":
+            if value not in (0.0, 1.0):
+                raise KnobError(f"knob {self.name} is boolean and takes 0 or 1 (false/true), got {_num(value)}")
+        elif self.minval is not None and self.maxval is not None and not self.minval <= value <= self.maxval:
+            text = f"knob {self.name} = {_num(value)} is outside its range {self.allowed}"
+            if not allow_out_of_range:
+                raise KnobError(f"{text} (pass --extrapolate / allow_out_of_range=True to run it anyway)")
+            warnings.warn(f"{text}: extrapolating", OutOfRangeWarning, stacklevel=3)
+        return value
+
+
+def _num(v: float) -> str:
+    """Knob values as people write them: 1 not 1.0, 0.25, 1e-06."""
+    return f"{v:g}" if v == v and abs(v) != float("inf") else str(v)
+
+
+def check_knob_values(specs: Sequence[KnobSpec], values: Sequence[float], *, allow_out_of_range: bool = False) -> List[float]:
+    """Validate a knob vector (model input order) against its specs, before any audio runs.
+
+    Without specs (knob names unknown) only finiteness can be checked.
+    """
+    out = [float(v) for v in values]
+    if specs and len(specs) == len(out):
+        return [spec.check(v, allow_out_of_range=allow_out_of_range) for spec, v in zip(specs, out)]
+    for i, v in enumerate(out):
+        if not math.isfinite(v):
+            raise KnobError(f"knob value {i + 1} is {v}; knob values must be finite")
+    return out
 
 
 def specs_from_param_config(param_config: Mapping[str, Mapping[str, Any]]) -> Tuple[KnobSpec, ...]:
@@ -46,11 +100,17 @@ def knob_vector(
     *,
     values: Optional[Sequence[float]] = None,
     named: Optional[Mapping[str, float]] = None,
+    allow_out_of_range: bool = False,
 ) -> List[float]:
-    """The model's knob vector from positional values (sorted-name order) or name=value pairs.
+    """The model's knob vector from positional values (sorted-name order) or name=value pairs,
+    validated (`check_knob_values`).
 
     Named knobs that are not given take their defaults; positional values must be complete.
     """
+    return check_knob_values(specs, _knob_vector(specs, count, values, named), allow_out_of_range=allow_out_of_range)
+
+
+def _knob_vector(specs, count, values, named) -> List[float]:
     if values is not None and named:
         raise ConfigError("give knob values either positionally (--params) or by name (--knob), not both")
     if values is not None:
@@ -79,6 +139,8 @@ def parse_named(pairs: Sequence[str]) -> Dict[str, float]:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise ConfigError(f"--knob takes NAME=VALUE, got {pair!r}")
+        if name.strip() in out:
+            raise ConfigError(f"--knob {name.strip()} is given twice")
         value = value.strip().lower()
         if value in ("true", "false"):  # boolean knobs
             out[name.strip()] = 1.0 if value == "true" else 0.0

@@ -24,6 +24,9 @@ from compat.migrate import fold
 from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.models.parametric.hyper_net import HyperConvNet, _BatchNorm
 
+# the random knob vectors extrapolate continuous knobs on purpose (allow_out_of_range=True)
+pytestmark = pytest.mark.filterwarnings("ignore::compat.OutOfRangeWarning")
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.parent for p in FIXTURES.glob("*/*/model.ckpt"))
 TOL = 1e-6
@@ -60,7 +63,7 @@ def check_fold(model, knobs, seed: int = 0, length: int = 300) -> float:
     if isinstance(module, CatLSTM):
         x = _audio(seed, length)
         # (1) the file carries the legacy model's own start state: equal from sample 0
-        folded = fold(model, knobs, initial_state="model")
+        folded = fold(model, knobs, initial_state="model", allow_out_of_range=True)
         with torch.no_grad():
             y_old = module(p, x)
         y_new = ref.lstm_reference(folded.config, folded.weights, x)
@@ -68,14 +71,14 @@ def check_fold(model, knobs, seed: int = 0, length: int = 300) -> float:
         assert err <= _tol(y_old), err
         worst = max(worst, err)
         # (2) the burn-in state current NAM would store: legacy started from that state too
-        folded = fold(model, knobs)
+        folded = fold(model, knobs, allow_out_of_range=True)
         h, c = ref.lstm_initial_state(folded.config, folded.weights)
         y_old = ref.legacy_lstm_from(module, knobs, x, h, c)
         y_new = ref.lstm_reference(folded.config, folded.weights, x)
         err = _max_err(y_old, y_new)
         assert err <= _tol(y_old), err
         return max(worst, err)
-    folded = fold(model, knobs)
+    folded = fold(model, knobs, allow_out_of_range=True)
     run = ref.wavenet_reference if folded.architecture == "WaveNet" else ref.convnet_reference
     rf = folded.receptive_field
     assert rf == module.receptive_field
@@ -96,9 +99,13 @@ def check_fold(model, knobs, seed: int = 0, length: int = 300) -> float:
 
 
 def _knob_sets(legacy):
+    """Defaults, then two random vectors that extrapolate continuous knobs (a boolean knob
+    only ever takes 0 or 1: compat.knobs refuses anything else)."""
     n = legacy.knob_count
     rng = np.random.default_rng(n)
-    return [None] + [rng.uniform(-0.5, 1.5, size=n).tolist() for _ in range(2)]
+    boolean = [s.type == "boolean" for s in legacy.knobs] or [False] * n
+    return [None] + [[float(rng.integers(0, 2)) if b else float(v) for b, v in zip(boolean, rng.uniform(-0.5, 1.5, size=n))]
+                     for _ in range(2)]
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
@@ -134,7 +141,9 @@ def test_fold_reproduces_release_snapshot(case):
     params = np.load(export / "test_signal_params.npy")
     x = torch.from_numpy(np.load(export / "test_signal_input.npy"))
     y = torch.from_numpy(np.load(export / "test_signal_output.npy"))
-    folded = fold(_load(case), params.tolist())
+    # the release drew these knobs from randn, boolean included: fold the bare module,
+    # which (like upstream) takes any finite values; a LegacyModel checks them against specs
+    folded = fold(_load(case).model, params.tolist())
     xin = torch.cat([torch.zeros(folded.receptive_field - 1), x])
     y_new = ref.convnet_reference(folded.config, folded.weights, xin)
     assert _max_err(y, y_new) <= _tol(y)
@@ -259,7 +268,7 @@ def test_fold_leaves_model_untouched_and_weights_readonly():
     legacy.model.train()
     before = copy.deepcopy(legacy.model.state_dict())
     try:
-        folded = fold(legacy, [0.1, 0.2, 0.3])
+        folded = fold(legacy, [1.0, 0.2, 0.3])
         assert legacy.model.training and legacy.model._hyper_net.training
     finally:
         legacy.model.eval()

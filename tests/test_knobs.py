@@ -30,7 +30,7 @@ def test_named_knobs_fill_defaults():
     specs = specs_from_param_config(PARAMS)
     assert knob_vector(specs, 3, named={"drive": 0.9}) == [0.0, 0.9, 0.5]
     assert knob_vector(specs, 3, named=parse_named(["bright=true", "tone=0.25"])) == [1.0, 0.3, 0.25]
-    assert knob_vector(specs, 3, values=[1, 2, 3]) == [1.0, 2.0, 3.0]
+    assert knob_vector(specs, 3, values=[1, 0.2, 0.3]) == [1.0, 0.2, 0.3]
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,47 @@ def test_unnamed_models_need_positional_values():
 def test_parse_named_rejects_malformed_pairs(pair):
     with pytest.raises(compat.ConfigError):
         parse_named([pair])
+
+
+@pytest.mark.parametrize(
+    "named, fragment",
+    [
+        ({"drive": float("nan")}, "must be finite"),
+        ({"drive": float("inf")}, "must be finite"),
+        ({"drive": 5.0}, "outside its range 0 to 1"),
+        ({"tone": -0.01}, "outside its range 0 to 1"),
+        ({"bright": 0.5}, "boolean and takes 0 or 1"),
+        ({"bright": 2.0}, "boolean and takes 0 or 1"),
+    ],
+)
+def test_bad_knob_values_are_typed_errors(named, fragment):
+    with pytest.raises(compat.KnobError, match=fragment):
+        knob_vector(specs_from_param_config(PARAMS), 3, named=named)
+
+
+def test_out_of_range_continuous_values_may_extrapolate_with_a_warning():
+    specs = specs_from_param_config(PARAMS)
+    with pytest.warns(compat.OutOfRangeWarning, match="drive = 1.5 is outside its range 0 to 1"):
+        assert knob_vector(specs, 3, named={"drive": 1.5}, allow_out_of_range=True) == [0.0, 1.5, 0.5]
+    # extrapolation never makes a boolean half-on, nor a NaN acceptable
+    with pytest.raises(compat.KnobError):
+        knob_vector(specs, 3, named={"bright": 0.5}, allow_out_of_range=True)
+    with pytest.raises(compat.KnobError):
+        knob_vector(specs, 3, values=[0, float("nan"), 0.5], allow_out_of_range=True)
+
+
+def test_unnamed_knobs_are_still_checked_for_finiteness():
+    with pytest.raises(compat.KnobError, match="knob value 2 is nan"):
+        knob_vector((), 3, values=[0.0, float("nan"), 0.5])
+    assert knob_vector((), 3, values=[0.0, 7.0, -3.0]) == [0.0, 7.0, -3.0]
+
+
+@given(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0]))
+def test_in_range_values_pass_unchanged(drive, bright):
+    specs = specs_from_param_config(PARAMS)
+    assert knob_vector(specs, 3, values=[bright, drive, 0.5]) == [bright, drive, 0.5]
+
+
+def test_repeating_a_named_knob_is_an_error():
+    with pytest.raises(compat.ConfigError, match="given twice"):
+        parse_named(["drive=0.1", "drive=0.2"])

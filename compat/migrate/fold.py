@@ -80,6 +80,7 @@ def fold(
     knobs: Union[Sequence[float], Mapping[str, float], torch.Tensor, np.ndarray, None] = None,
     *,
     initial_state: str = "burn-in",
+    allow_out_of_range: bool = False,
 ) -> Folded:
     """Fold `model` (a `compat.LegacyModel` or a nam_legacy CatLSTM / CatWaveNet /
     HyperConvNet) at one knob setting.
@@ -88,12 +89,14 @@ def fold(
         mapping name → value (needs the knob names: a LegacyModel with a param config;
         knobs not given take their defaults). None: every knob at its default.
     :param initial_state: CatLSTM only, see INITIAL_STATES.
+    :param allow_out_of_range: fold continuous knobs outside their param-config range too
+        (with an OutOfRangeWarning) instead of raising KnobError.
     """
     module, specs, sample_rate = _unwrap(model)
     if initial_state not in INITIAL_STATES:
         raise ConfigError(f"initial_state must be one of {', '.join(INITIAL_STATES)}, got {initial_state!r}")
     count = knob_count(module)
-    given = _knob_values(specs, count, knobs)
+    given = _knob_values(specs, count, knobs, allow_out_of_range)
     # The legacy models take their knobs as a float32 tensor: fold the values they see.
     p = given.astype(np.float32).astype(np.float64)
     names = tuple(s.name for s in specs) if len(specs) == count else ()
@@ -141,22 +144,20 @@ def _model_sample_rate(module) -> Optional[float]:
     return None if rate is None else float(rate)
 
 
-def _knob_values(specs, count: int, knobs) -> np.ndarray:
+def _knob_values(specs, count: int, knobs, allow_out_of_range: bool) -> np.ndarray:
+    """Validated knob values (compat.knobs: finite, in range, booleans 0/1) as float64."""
     if knobs is None:
         if count and len(specs) != count:
             raise ConfigError(f"the model takes {count} knob values and their defaults are unknown: pass knobs")
-        values = knob_vector(specs, count)
+        values = knob_vector(specs, count, allow_out_of_range=allow_out_of_range)
     elif isinstance(knobs, Mapping):
-        values = knob_vector(specs, count, named=knobs)
+        values = knob_vector(specs, count, named=knobs, allow_out_of_range=allow_out_of_range)
     else:
         if isinstance(knobs, torch.Tensor):
             knobs = knobs.detach().cpu().double().numpy()
         flat = np.asarray(knobs, dtype=np.float64).reshape(-1)
-        values = knob_vector(specs, count, values=list(flat))
-    p = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(p)):
-        raise ConfigError("knob values must be finite numbers")
-    return p
+        values = knob_vector(specs, count, values=list(flat), allow_out_of_range=allow_out_of_range)
+    return np.asarray(values, dtype=np.float64)
 
 
 def _f64(t: torch.Tensor) -> np.ndarray:
