@@ -1,0 +1,146 @@
+"""Resource harness for hostile files: run one read in a child process under a memory cap
+and a wall-clock limit, and check the promises of docs/checkpoint-safety.md.
+
+Each case runs in its own process so that a blow-up (memory, time, recursion) is contained
+and measured: the address-space cap (RLIMIT_AS) turns a runaway allocation into a
+MemoryError inside the child, the timeout kills a hang, and os.wait4 gives that child's
+own peak RSS and CPU time.
+
+    result = run_cli(["inspect", str(path), "--json"])
+    assert_refused(result, path)        # exit 2, one printable line <= 300 chars naming the file
+    assert_within_bounds(result)        # <= 1 GB above an idle CLI, <= 10 s of CPU
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Stated targets (docs/checkpoint-safety.md): peak RSS at most 1 GB above the model's own
+# size, at most 10 s on one core, whatever the file claims.
+RSS_BUDGET = 1 << 30
+CPU_BUDGET = 10.0
+# Virtual address space of a child: an idle CLI process with torch imported maps about
+# 0.65 GB; the cap leaves the budget above that, plus slack for torch's own reservations.
+ADDRESS_SPACE_CAP = 3 << 30
+WALL_LIMIT = 60.0  # kill a hang; generous because the 2-core machines are shared
+MAX_MESSAGE = 300
+
+
+@dataclass
+class Result:
+    returncode: Optional[int]  # None when killed for the wall-clock limit
+    stdout: str
+    stderr: str
+    wall: float
+    cpu: float  # user + system seconds of the child
+    peak_rss: int  # bytes (the child's VmHWM when it could report it, else wait4's figure)
+    timed_out: bool
+
+    def describe(self) -> str:
+        return (f"exit {self.returncode}, {self.wall:.1f} s wall, {self.cpu:.1f} s cpu, "
+                f"{self.peak_rss / 2**20:.0f} MiB peak; stderr: {self.stderr[-600:]!r}")
+
+
+def _limit(address_space: int):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.setsid()
+
+    return apply
+
+
+def run_python(argv: Sequence[str], *, address_space: int = ADDRESS_SPACE_CAP, wall: float = WALL_LIMIT,
+               env: Optional[dict] = None) -> Result:
+    """Run `python ARGV...` (one torch thread) under the caps; never raises for the child's failure."""
+    child_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})}
+    child_env.pop("NAM_LEGACY_DEBUG", None)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, *argv], stdout=out, stderr=err, env=child_env,
+                                cwd=str(ROOT), preexec_fn=_limit(address_space))
+        timed_out = False
+        while True:  # wait4 gives this child's own peak RSS and CPU time
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > wall:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        return Result(None if timed_out else proc.returncode, out.read().decode("utf-8", "replace"),
+                      err.read().decode("utf-8", "replace"), elapsed, usage.ru_utime + usage.ru_stime,
+                      usage.ru_maxrss * 1024, timed_out)
+
+
+def run_cli(args: Sequence[str], **kwargs) -> Result:
+    """`nam-legacy ARGS...` in a bounded child; the CLI's one-line error is in `stderr`."""
+    return run_code("import sys; from tools.cli import main; sys.exit(main(sys.argv[1:]))", *args, **kwargs)
+
+
+# ru_maxrss survives fork+exec on Linux (the child would report at least the parent's
+# size), so the child reports its own high-water mark (VmHWM, reset at exec) at exit.
+_MARK = "@@vmhwm "
+_REPORT = ("import atexit as _a, sys as _s\n"
+           "def _hwm():\n"
+           "    kb = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+           "    _s.__stderr__.write('\\n%s%s\\n' % (" + repr(_MARK) + ", kb))\n"
+           "_a.register(_hwm)\n")
+
+
+def run_code(code: str, *args: str, **kwargs) -> Result:
+    """A Python snippet (sys.argv[1:] = args) in a bounded child."""
+    result = run_python(["-c", _REPORT + code, *args], **kwargs)
+    head, sep, tail = result.stderr.rpartition("\n" + _MARK)
+    if sep:
+        result.peak_rss = int(tail.split()[0]) * 1024
+        result.stderr = head.rstrip("\n") + "\n" if head.strip() else ""
+    return result
+
+
+_baseline: Optional[int] = None
+
+
+def idle_rss() -> int:
+    """Peak RSS of a CLI child that only starts up (imports torch, compat, tools)."""
+    global _baseline
+    if _baseline is None:
+        _baseline = run_cli(["--version"]).peak_rss
+    return _baseline
+
+
+def assert_refused(result: Result, path) -> None:
+    """Exit 2 with exactly one printable line of at most 300 characters that names the file."""
+    assert not result.timed_out, f"hung: {result.describe()}"
+    assert result.returncode == 2, f"expected exit 2: {result.describe()}"
+    message = result.stderr.rstrip("\n")
+    assert "\n" not in message, f"more than one line: {message[:600]!r}"
+    assert len(message) <= MAX_MESSAGE, f"{len(message)} characters: {message[:400]!r}"
+    assert message.isprintable(), f"unprintable characters: {message[:400]!r}"
+    assert "Traceback" not in message and "internal error" not in message, message
+    assert Path(path).name in message, f"the message does not name {Path(path).name}: {message!r}"
+
+
+def assert_within_bounds(result: Result, model_bytes: int = 0) -> None:
+    """At most 1 GB of peak RSS above an idle CLI (plus the model's own size), 10 s of CPU."""
+    assert not result.timed_out, f"hung: {result.describe()}"
+    extra = result.peak_rss - idle_rss() - model_bytes
+    assert extra <= RSS_BUDGET, f"{extra / 2**20:.0f} MiB above an idle CLI: {result.describe()}"
+    assert result.cpu <= CPU_BUDGET, f"{result.cpu:.1f} s of CPU: {result.describe()}"
