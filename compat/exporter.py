@@ -3,7 +3,9 @@
 The model is rebuilt under the target release's profile (its state dict migrated there)
 and nam_legacy's own exporters write the files; those are proven byte-identical to the
 releases' (tests/test_exports.py). Output appears atomically: everything is written into
-a temporary folder beside the destination and moved into place at the end.
+a temporary folder beside the destination and moved into place at the end. Where it may
+write is compat.outputs' policy: the parent folder must exist, an existing output is
+replaced only with overwrite=True, and the model's own input files never are.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterable, Optional, Union
 
 from nam_legacy.models.parametric.params import Param
 from nam_legacy.releases import DEFAULT, ReleaseProfile
 
 from . import architectures, upgrades
-from .atomic import publish
-from .errors import ConfigError, UnsupportedReleaseError
+from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
 from .loader import LegacyModel
 from .loading import target_release
+from .outputs import check_output, put_in_place
 
 FORMATS = ("nam", "dir", "header")
 
@@ -75,13 +77,18 @@ def export(
     *,
     release: Union[str, ReleaseProfile, None] = None,
     date: Optional[datetime] = None,
+    overwrite: bool = False,
+    inputs: Iterable[Union[str, Path]] = (),
 ) -> Path:
     """Write `legacy` as `release` did. Returns the path written.
 
-    :param fmt: "nam" (output is the .nam file), "dir" (output is a new folder) or
-        "header" (output is the .h file).
+    :param fmt: "nam" (output is the .nam file), "dir" (output is a new or empty folder)
+        or "header" (output is the .h file).
     :param date: the `.nam` metadata date (0.5.1+); default now, like upstream. Pin it
         for byte-stable output.
+    :param overwrite: replace an existing output (a folder is replaced whole).
+    :param inputs: the files the model was read from (compat.outputs.input_paths), which
+        are never written over, even with overwrite.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -90,20 +97,28 @@ def export(
     output = Path(output)
     if fmt == "nam" and output.suffix != ".nam":
         raise ConfigError(f"{output}: a .nam export needs a file name ending in .nam")
-    if output.exists() and (fmt != "dir" or any(output.iterdir())):
-        raise ConfigError(f"{output} already exists; choose a new path")
+    check_output(output, inputs=inputs, overwrite=overwrite, folder=fmt == "dir")
     model = _rebuild(legacy, profile)
     if date is not None:
         model._export_fixed_date = date
     params = _params(legacy)
-    output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
-        produced = _write(model, params, fmt, staging, output)
-        publish(produced, output)
+        produced = _write_typed(model, params, fmt, staging, output)
+        put_in_place(produced, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+def _write_typed(model, params, fmt: str, staging: Path, output: Path) -> Path:
+    """_write, with the one missing-resource failure a user can fix made a compat error."""
+    from nam_legacy.models._resources import LoudnessInputMissing
+
+    try:
+        return _write(model, params, fmt, staging, output)
+    except LoudnessInputMissing as e:
+        raise FileAccessError(str(e)) from None
 
 
 def _write(model, params, fmt: str, staging: Path, output: Path) -> Path:

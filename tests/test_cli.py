@@ -108,7 +108,7 @@ def test_render_by_knob_name_uses_defaults_for_the_rest(capsys, tmp_path):
     write_audio(tmp_path / "in.npy", x)
     code, out, err = run(capsys, "render", str(nam), "--knob", "drive=0.9", "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "o.npy"), "--json")
     assert code == 0, err
-    assert json.loads(out)["knobs"] == [0.0, pytest.approx(0.9), 0.5]  # bright, drive, tone
+    assert json.loads(out)["knobs"] == {"bright": 0.0, "drive": 0.9, "tone": 0.5}
     legacy = compat.load(nam)
     with torch.no_grad():
         expected = legacy.model(torch.tensor([0.0, 0.9, 0.5]), torch.from_numpy(x)).numpy()
@@ -128,9 +128,14 @@ def test_export_verb_writes_the_release_format(capsys, tmp_path):
     date = json.loads(original.read_text())["metadata"]["date"]
     iso = f"{date['year']:04d}-{date['month']:02d}-{date['day']:02d}T{date['hour']:02d}:{date['minute']:02d}:{date['second']:02d}"
     code, out, err = run(capsys, "export", CKPT, "--config", CONFIG, "--param-config", str(CASE / "params.json"),
-                         "--format", "nam", "--release", "0.5.1", "--output", str(tmp_path / "model.nam"), "--date", iso)
+                         "--format", "nam", "--as-release", "0.5.1", "--output", str(tmp_path / "model.nam"), "--date", iso)
     assert code == 0, err
     assert (tmp_path / "model.nam").read_bytes() == original.read_bytes()
+    # --release builds the model as a release; export then writes as that release too.
+    code, _, err = run(capsys, "export", CKPT, "--config", CONFIG, "--param-config", str(CASE / "params.json"),
+                       "--format", "nam", "--release", "0.5.1", "--output", str(tmp_path / "built.nam"), "--date", iso)
+    assert code == 0, err
+    assert (tmp_path / "built.nam").read_bytes() == original.read_bytes()
 
 
 def test_checkpoint_without_config_is_a_one_line_error(capsys):

@@ -81,7 +81,7 @@ def test_pack_files_equal_migrate(capsys, tmp_path):
     for entry in manifest["files"]:
         one = tmp_path / "one.nam"
         knobs = [f"--knob={k}={v}" for k, v in entry["knobs"].items()]
-        assert run(capsys, "migrate", *model_args("catlstm"), *knobs, "--output", one, "--date", ISO)[0] == 0
+        assert run(capsys, "migrate", *model_args("catlstm"), *knobs, "--output", one, "--date", ISO, "--overwrite")[0] == 0
         assert (tmp_path / "p" / entry["file"]).read_bytes() == one.read_bytes(), entry["file"]
     code, stdout, _ = run(capsys, "pack", *model_args("catlstm"), *grid, "--output", tmp_path / "p", "--json")
     assert json.loads(stdout)["skipped"] == 8
@@ -141,5 +141,5 @@ def test_pack_equals_migrate_with_real_metadata(capsys, tmp_path, monkeypatch):
         assert pack_module.current_metadata is not stub_metadata
         one = tmp_path / "one.nam"
         knobs = [f"--knob={k}={v}" for k, v in entry["knobs"].items()]
-        assert run(capsys, "migrate", *args, *knobs, "--output", one, "--date", ISO)[0] == 0
+        assert run(capsys, "migrate", *args, *knobs, "--output", one, "--date", ISO, "--overwrite")[0] == 0
         assert (tmp_path / "p" / entry["file"]).read_bytes() == one.read_bytes(), entry["file"]

@@ -1,18 +1,21 @@
 """The `nam-legacy` command line: one small function per verb.
 
 Every failure caused by the input (a bad file, a config that does not fit, a wrong knob
-count) is a `compat.LegacyError`: it is printed as one line on stderr and the exit code
-is 2. Anything else is a bug of ours: one line, exit code 3 (NAM_LEGACY_DEBUG=1 shows the
-traceback).
+count, an output path that would lose a file) is a `compat.LegacyError`: it is printed as
+one line on stderr and the exit code is 2. Anything else is a bug of ours: one line, exit
+code 3 (NAM_LEGACY_DEBUG=1 shows the traceback). Warnings are one line each
+(`nam-legacy: warning: ...`). Where a verb may write is compat.outputs' policy.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -23,18 +26,18 @@ import compat
 from compat.audio import read_audio, write_audio
 from compat.describe import describe
 from compat.knobs import knob_vector, parse_named
+from compat.outputs import check_output, input_paths
 from compat.render import render
 
 from . import demo
 from .audit import command as audit_command
 from .migrate_commands import add_parsers as add_migrate_parsers
-from .report import format_facts
+from .flags import EXIT_CODES, add_extrapolate, add_overwrite, epilog
+from .report import format_facts, format_knobs, knobs_json, number
 
 PROG = "nam-legacy"
-EXIT_USAGE = 2
-EXIT_INTERNAL = 3
+EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
 TRAINING_RATE = 48_000  # every legacy release trained at 48 kHz unless the file says otherwise
-
 
 def _positional_knobs(text: Optional[str]) -> Optional[List[float]]:
     if text is None:
@@ -49,6 +52,10 @@ def _load(args) -> "compat.LegacyModel":
     return compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
 
 
+def _model_inputs(args, *more) -> list:
+    return input_paths(args.path, args.config, args.param_config, *more)
+
+
 def cmd_inspect(args) -> int:
     facts = describe(_load(args))
     if args.json:
@@ -58,9 +65,10 @@ def cmd_inspect(args) -> int:
     lines = format_facts({k: v for k, v in facts.items() if not isinstance(v, dict) and v != []})
     if knobs:
         lines.append("knobs (model input order):")
+        width = max(len(k["name"]) for k in knobs)
         for k in knobs:
-            span = "" if k["minval"] is None else f" in [{k['minval']}, {k['maxval']}]"
-            lines.append(f"  {k['name']}: {k['type']}, default {k['default']}{span}")
+            span = "" if k["minval"] is None else f", range {number(k['minval'])} to {number(k['maxval'])}"
+            lines.append(f"  {k['name']:<{width}}  {k['type']}, default {number(k['default'])}{span}")
     for key, value in facts["metadata"].items():
         lines.append(f"metadata {key}: {json.dumps(value)}")
     print("\n".join(lines))
@@ -76,16 +84,21 @@ def _check_rate(wav_rate: Optional[int], model_rate: Optional[float], ignore: bo
 
 
 def cmd_render(args) -> int:
+    values, named = _positional_knobs(args.params), parse_named(args.knob)  # the arguments alone first
+    check_output(args.output, inputs=_model_inputs(args, args.input), overwrite=args.overwrite)
     legacy = _load(args)
-    knobs = knob_vector(legacy.knobs, legacy.knob_count, values=_positional_knobs(args.params), named=parse_named(args.knob))
+    knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
     audio = read_audio(args.input)
+    if audio.samples.size == 0:
+        raise compat.ConfigError(f"--input {args.input} has no audio samples")
     rate = _check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate)
     y = render(legacy.model, knobs, audio.samples, pad_start=args.pad_start)
     out = write_audio(args.output, y, rate)
+    names = [k.name for k in legacy.knobs]
     if args.json:
-        print(json.dumps({"output": str(out), "samples": int(y.shape[0]), "sample_rate": rate, "knobs": knobs}))
+        print(json.dumps({"output": str(out), "samples": int(y.shape[0]), "sample_rate": rate, "knobs": knobs_json(knobs, names)}))
     else:
-        print(f"wrote {out} ({y.shape[0]} samples at {rate} Hz, knobs {knobs})")
+        print(f"wrote {out} ({y.shape[0]} samples at {rate} Hz; knobs {format_knobs(knobs, names)})")
     return 0
 
 
@@ -97,7 +110,9 @@ def cmd_export(args) -> int:
             date = datetime.fromisoformat(args.date)
         except ValueError:
             raise compat.ConfigError(f"--date must be ISO 8601 (e.g. 2024-01-14T12:00:00), got {args.date!r}") from None
-    out = compat.export(legacy, args.format, args.output, release=args.export_release, date=date)
+    write_as = args.as_release or args.release
+    out = compat.export(legacy, args.format, args.output, release=write_as, date=date, overwrite=args.overwrite,
+                        inputs=_model_inputs(args))
     if args.json:
         print(json.dumps({"output": str(out), "format": args.format}))
     else:
@@ -106,18 +121,18 @@ def cmd_export(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    report = demo.run(Path(args.output), say=(lambda *a: None) if args.json else print)
+    report = demo.run(Path(args.output), say=(lambda *a: None) if args.json else print, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(report, indent=2))
     return 0
 
 
-def _add_model_args(p: argparse.ArgumentParser, release_flag: str = "--release") -> None:
+def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="a legacy file: Lightning .ckpt, .nam, export folder (config.json + weights.npy) or C++ header; "
                    "the format and release are detected from the contents (checkpoints are never executed)")
     p.add_argument("--config", metavar="MODEL_JSON", help="the model config JSON used for training (required for checkpoints, which carry no architecture)")
     p.add_argument("--param-config", metavar="PARAMS_JSON", help="knob names, types, defaults and ranges {name: {type, default_value, minval, maxval}}; overrides the file's")
-    p.add_argument(release_flag, dest="release", default=None, help="build the model as this release did (default: ae86979, the last one)")
+    p.add_argument("--release", default=None, help="build the model as this release did (default: ae86979, the last one)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -126,8 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Load, run and re-export the parametric (knob) models of Neural Amp Modeler 0.3.0-0.7.4 "
         "(CatLSTM, CatWaveNet, HyperConvNet), bit-exact with the releases that made them.",
-        epilog="Knob values given with --params are in sorted-name order, the order the models consume them. "
-        "Errors print one line and exit with code 2.",
+        epilog=epilog("Knob values given with --params are in sorted-name order, the order the models consume them."),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -135,20 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("inspect", help="describe a legacy file: architecture, release, knobs, size",
                          description="Describe a legacy file: format, the releases that could have written it, architecture, "
                          "knobs, receptive field, parameter count, metadata.",
-                         epilog="examples: nam-legacy inspect model.nam | nam-legacy inspect model.ckpt --config catlstm.json --json")
+                         epilog=f"examples: nam-legacy inspect model.nam | nam-legacy inspect model.ckpt --config catlstm.json --json. {EXIT_CODES}.")
     _add_model_args(p)
     p.set_defaults(run=cmd_inspect)
 
     p = verbs.add_parser("render", help="run a legacy model on audio at one knob setting",
                          description="Run a legacy model on mono audio (.wav or float32 .npy) at one knob setting. "
                          "WAV output is 32-bit float, so no bits of the model's output are lost.",
-                         epilog="examples: nam-legacy render model.nam --knob drive=0.7 --input di.wav --output out.wav | "
-                         "nam-legacy render model.ckpt --config catlstm.json --params 0,0.3,0.5 --input di.wav --output out.wav")
+                         epilog=epilog("examples: nam-legacy render model.nam --knob drive=0.7 --input di.wav --output out.wav | "
+                                       "nam-legacy render model.ckpt --config catlstm.json --params 0,0.3,0.5 --input di.wav --output out.wav."))
     _add_model_args(p)
     p.add_argument("--params", metavar="V1,V2,...", help="all knob values in sorted-name order, e.g. 0,0.3,0.5")
-    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="one knob by name (repeatable); the others keep their defaults")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="one knob by name (repeatable, once per knob); the others keep their defaults")
+    add_extrapolate(p)
     p.add_argument("--input", required=True, metavar="IN", help=".wav or .npy (mono float32)")
-    p.add_argument("--output", required=True, metavar="OUT", help=".wav (32-bit float) or .npy; written atomically")
+    p.add_argument("--output", required=True, metavar="OUT", help=".wav (32-bit float) or .npy, a new file; written atomically")
+    add_overwrite(p, "an existing output file")
     p.add_argument("--no-pad-start", dest="pad_start", action="store_false",
                    help="do not left-pad with receptive_field-1 zeros (output is shorter by that much)")
     p.add_argument("--ignore-rate", action="store_true", help="render even if the WAV's sample rate is not the model's")
@@ -157,22 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("export", help="write a legacy model in a release's own format (.nam, export folder, C++ header)",
                          description="Write a legacy model exactly as a given release wrote it: layout, key order, number "
                          "formatting and file names. Output appears atomically.",
-                         epilog="example: nam-legacy export model.ckpt --config catlstm.json --param-config params.json "
-                         "--format nam --release 0.5.1 --output model.nam --date 2024-01-14T12:00:00")
-    _add_model_args(p, release_flag="--load-release")
+                         epilog=epilog("example: nam-legacy export model.ckpt --config catlstm.json --param-config params.json "
+                                       "--format nam --as-release 0.5.1 --output model.nam --date 2024-01-14T12:00:00."))
+    _add_model_args(p)
+    p.add_argument("--load-release", dest="release", help=argparse.SUPPRESS)  # the old name of --release here
     p.add_argument("--format", required=True, choices=("nam", "dir", "header"), help="nam: a .nam file (0.5.0+); dir: config.json + weights.npy "
                    "(Cat* 0.3.0/0.4.0, HyperConvNet always); header: C++ header")
-    p.add_argument("--release", dest="export_release", default=None, help="write as this release did (default: the last release that wrote the format)")
-    p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new folder for --format dir")
+    p.add_argument("--as-release", default=None, metavar="RELEASE",
+                   help="write as this release did (default: --release when given, else the last release that wrote the format)")
+    p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new (or empty) folder for --format dir")
+    add_overwrite(p, "an existing output (a folder is replaced whole)")
     p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output")
     p.set_defaults(run=cmd_export)
 
     add_migrate_parsers(verbs)
     audit_command.add_parser(verbs)
 
-    p = verbs.add_parser("demo", help="inspect the bundled genuine legacy checkpoint and render a knob sweep",
-                         description="Inspect the bundled checkpoint (a CatLSTM trained with the real nam 0.7.4) and render a knob sweep to WAV files.")
-    p.add_argument("--output", default="nam-legacy-demo", metavar="DIR", help="where to write the WAV files (default: ./nam-legacy-demo)")
+    p = verbs.add_parser("demo", help="load the bundled genuine legacy files, render a knob sweep, migrate and pack",
+                         description=demo.DESCRIPTION,
+                         epilog=epilog())
+    p.add_argument("--output", default="nam-legacy-demo", metavar="DIR",
+                   help="a new folder for everything the demo writes (default: ./nam-legacy-demo)")
+    add_overwrite(p, "the folder of an earlier demo (replaced whole)")
     p.add_argument("--json", action="store_true", help="print a machine-readable report instead of text")
     p.set_defaults(run=cmd_demo)
     return parser
@@ -184,6 +206,29 @@ def _version() -> str:
     return __version__
 
 
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line, like errors (not Python's file:line format)."""
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """The reader closed the pipe: send what is still buffered to /dev/null, so the
+    interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# Writing failed for a reason the user can fix (full disk, read-only or forbidden place).
+_USER_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -191,19 +236,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Upstream's models log "Nominal settings aren't defined..." at every metadata step
     # (a dozen times per export); that is noise on a command line.
     logging.getLogger("nam_legacy").setLevel(logging.ERROR)
-    try:
-        return args.run(args)
-    except compat.LegacyError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # a bug of ours, not the user's input
-        if os.environ.get("NAM_LEGACY_DEBUG"):
-            raise
-        print(f"{PROG}: internal error (please report; NAM_LEGACY_DEBUG=1 for details): {type(e).__name__}: {e}", file=sys.stderr)
-        return EXIT_INTERNAL
+    from nam_legacy.models._resources import LoudnessInputMissing
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            code = args.run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
+        except (compat.LegacyError, LoudnessInputMissing) as e:
+            print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            _silence_stdout()
+            return EXIT_PIPE
+        except OSError as e:
+            if e.errno not in _USER_WRITE_ERRORS or os.environ.get("NAM_LEGACY_DEBUG"):
+                return _internal(e)
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"{PROG}: error: cannot write {where}{e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as e:  # a bug of ours, not the user's input
+            return _internal(e)
+
+
+def _internal(e: BaseException) -> int:
+    if os.environ.get("NAM_LEGACY_DEBUG"):
+        raise e
+    print(f"{PROG}: internal error (please report; NAM_LEGACY_DEBUG=1 for details): {type(e).__name__}: {_one_line(e)}",
+          file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

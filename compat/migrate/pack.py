@@ -287,6 +287,8 @@ def pack(
     batch_size: int = BATCH,
     progress: bool = False,
     metadata_fn: Optional[Callable[..., List[Dict[str, Any]]]] = None,
+    overwrite: bool = False,
+    allow_out_of_range: bool = False,
 ) -> Dict[str, Any]:
     """Write the pack of `legacy` (a compat.LegacyModel with knob names) over `grid` into the
     folder `output`; returns the manifest. Knobs not on the grid keep their defaults.
@@ -295,6 +297,8 @@ def pack(
     :param source: the legacy file (its name and sha256 go into provenance and manifest).
     :param date: the metadata date of every file; default: an earlier unfinished run's
         (so a resumed pack is consistent), else now.
+    :param overwrite: write into a non-empty folder that holds no pack (else refused).
+    :param allow_out_of_range: fold continuous knobs outside their range (compat.knobs).
     """
     if not isinstance(grid, list) or (grid and isinstance(grid[0], str)):
         grid = parse_grid(list(grid))
@@ -312,6 +316,8 @@ def pack(
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output {out} exists and is not a folder")
+    if out.is_dir() and not overwrite and any(out.iterdir()) and not any((out / n).is_file() for n in (MANIFEST, JOURNAL)):
+        raise ConfigError(f"--output {out} is not empty and holds no pack; pass --overwrite to write into it")
     out.mkdir(parents=True, exist_ok=True)
     _remove_temporaries(out)
 
@@ -368,7 +374,7 @@ def pack(
     try:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            folded = [fold(legacy, e.knobs, initial_state=initial_state) for e in chunk]
+            folded = [fold(legacy, e.knobs, initial_state=initial_state, allow_out_of_range=allow_out_of_range) for e in chunk]
             metas = list(compute(folded, date=date))
             if len(metas) != len(chunk):
                 raise RuntimeError(f"metadata: {len(metas)} entries for {len(chunk)} models")
