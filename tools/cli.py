@@ -257,7 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if e.errno not in _USER_WRITE_ERRORS or os.environ.get("NAM_LEGACY_DEBUG"):
                 return _internal(e)
             where = f"{e.filename}: " if e.filename else ""
-            print(f"{PROG}: error: cannot write {where}{e.strerror or e}", file=sys.stderr)
+            print(f"{PROG}: error: {where}{e.strerror or e}", file=sys.stderr)
             return EXIT_USAGE
         except Exception as e:  # a bug of ours, not the user's input
             return _internal(e)

@@ -297,7 +297,8 @@ def pack(
     :param source: the legacy file (its name and sha256 go into provenance and manifest).
     :param date: the metadata date of every file; default: an earlier unfinished run's
         (so a resumed pack is consistent), else now.
-    :param overwrite: write into a non-empty folder that holds no pack (else refused).
+    :param overwrite: reserved for the pack-folder policy (replacing a folder that is not
+        this pack to resume); not acted on yet.
     :param allow_out_of_range: fold continuous knobs outside their range (compat.knobs).
     """
     if not isinstance(grid, list) or (grid and isinstance(grid[0], str)):
@@ -316,8 +317,6 @@ def pack(
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output {out} exists and is not a folder")
-    if out.is_dir() and not overwrite and any(out.iterdir()) and not any((out / n).is_file() for n in (MANIFEST, JOURNAL)):
-        raise ConfigError(f"--output {out} is not empty and holds no pack; pass --overwrite to write into it")
     out.mkdir(parents=True, exist_ok=True)
     _remove_temporaries(out)
 
