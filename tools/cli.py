@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-release", default=None, metavar="RELEASE",
                    help="write as this release did (default: --release when given, else the last release that wrote the format)")
     p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new (or empty) folder for --format dir")
-    add_overwrite(p, "an existing output (a folder is replaced whole)")
+    add_overwrite(p, "an existing output (a folder, whole)")
     p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output")
     p.set_defaults(run=cmd_export)
 
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=epilog())
     p.add_argument("--output", default="nam-legacy-demo", metavar="DIR",
                    help="a new folder for everything the demo writes (default: ./nam-legacy-demo)")
-    add_overwrite(p, "the folder of an earlier demo (replaced whole)")
+    add_overwrite(p, "an existing output folder (an earlier demo), whole")
     p.add_argument("--json", action="store_true", help="print a machine-readable report instead of text")
     p.set_defaults(run=cmd_demo)
     return parser

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 EXIT_CODES = (
-    "exit codes: 0 done; 1 audit found drift; 2 an input error (bad file, config, knob value or "
-    "output path: one line on stderr, nothing written); 3 an internal error (a bug: please report it, "
+    "Exit codes: 0 done; 1 audit found drift; 2 an input error (bad file, config, knob value or "
+    "output path: one line on stderr, no partial output); 3 an internal error (a bug: please report it, "
     "NAM_LEGACY_DEBUG=1 shows the traceback); 130 interrupted (Ctrl-C); 141 the reader of the output "
     "closed the pipe early (e.g. | head), as with other Unix tools"
 )
@@ -22,7 +22,7 @@ def epilog(example: str = "") -> str:
 
 
 def add_overwrite(p: argparse.ArgumentParser, what: str = "an existing output") -> None:
-    p.add_argument("--overwrite", action="store_true", help=f"replace {what} (never one of the command's inputs)")
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what}; never one of the command's own inputs")
 
 
 def add_extrapolate(p: argparse.ArgumentParser) -> None:

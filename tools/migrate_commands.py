@@ -182,5 +182,5 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--output", required=True, metavar="DIR",
                    help="the pack folder (created inside an existing folder; an unfinished pack of the same model "
                    "and settings there is resumed)")
-    add_overwrite(p, "a folder that is not this pack's to resume (replaced whole)")
+    add_overwrite(p, "a folder that is not this pack's to resume, whole")
     p.set_defaults(run=cmd_pack)
