@@ -21,11 +21,12 @@ from nam_legacy.releases import DEFAULT, ReleaseProfile
 
 from . import architectures, upgrades
 from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
+from .formats.parametric_nam_write import write_parametric_nam
 from .loader import LegacyModel
 from .loading import target_release
 from .outputs import check_output, put_in_place
 
-FORMATS = ("nam", "dir", "header")
+FORMATS = ("nam", "dir", "header", "parametric-nam")
 
 
 def default_release(architecture: str, fmt: str) -> ReleaseProfile:
@@ -82,8 +83,10 @@ def export(
 ) -> Path:
     """Write `legacy` as `release` did. Returns the path written.
 
-    :param fmt: "nam" (output is the .nam file), "dir" (output is a new or empty folder)
-        or "header" (output is the .h file).
+    :param fmt: "nam" (output is the .nam file), "dir" (output is a new or empty folder),
+        "header" (output is the .h file), or "parametric-nam": a ConcatLSTM/ConcatWaveNet
+        `.nam` of the parametric NAM line, for plugins with live knobs (one layout: no
+        `release` other than the one the model was loaded as; formats/parametric_nam_write.py).
     :param date: the `.nam` metadata date (0.5.1+); default now, like upstream. Pin it
         for byte-stable output.
     :param overwrite: replace an existing output (a folder is replaced whole).
@@ -92,6 +95,8 @@ def export(
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "parametric-nam":
+        return _export_parametric_nam(legacy, Path(output), release, date, overwrite, inputs)
     profile = default_release(legacy.architecture, fmt) if release is None else target_release(release)
     _check_supported(legacy.architecture, fmt, profile)
     output = Path(output)
@@ -109,6 +114,16 @@ def export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+def _export_parametric_nam(legacy: LegacyModel, output: Path, release, date, overwrite, inputs) -> Path:
+    # The CLI passes --as-release, else --release (the load release): only the first is wrong here.
+    if release is not None and target_release(release) != legacy.release:
+        raise ConfigError("a parametric-nam export has one layout (file version 1.0.0): drop --as-release")
+    if output.suffix != ".nam":
+        raise ConfigError(f"{output}: a parametric-nam export needs a file name ending in .nam")
+    check_output(output, inputs=inputs, overwrite=overwrite)
+    return write_parametric_nam(legacy, output, date=date)
 
 
 def _write_typed(model, params, fmt: str, staging: Path, output: Path) -> Path:

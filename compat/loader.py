@@ -24,18 +24,20 @@ from .formats.configs import read_config
 from .formats.cpp_header import read_cpp_header
 from .formats.export_dir import read_export_dir
 from .formats.nam_file import read_nam
+from .formats.parametric_nam import read_parametric_nam
 from .knobs import KnobSpec, specs_from_param_config
 from .loading import target_release, open_checkpoint
 from .sniff import sniff
 
-_READERS = {"nam": read_nam, "export_dir": read_export_dir, "cpp_header": read_cpp_header}
+_READERS = {"nam": read_nam, "export_dir": read_export_dir, "cpp_header": read_cpp_header,
+            "parametric_nam": read_parametric_nam}
 
 
 @dataclass
 class LegacyModel:
     model: torch.nn.Module  # in eval mode
     architecture: str
-    format: str  # "ckpt" | "nam" | "export_dir" | "cpp_header"
+    format: str  # "ckpt" | "nam" | "export_dir" | "cpp_header" | "parametric_nam"
     detected: ReleaseRange  # releases that could have written the file
     release: ReleaseProfile  # the profile the model was built under
     net_config: Dict[str, Any]  # constructor config (what init_from_config takes)
@@ -69,7 +71,8 @@ def load(
     param_config=None,
     release: Union[str, ReleaseProfile, None] = None,
 ) -> LegacyModel:
-    """Load any legacy file: Lightning checkpoint, .nam, export folder or C++ header.
+    """Load any legacy file: Lightning checkpoint, .nam, export folder or C++ header; also
+    the ConcatLSTM/ConcatWaveNet .nam files of the parametric NAM line (as CatLSTM/CatWaveNet).
 
     :param config: the model config JSON (dict or path); required for checkpoints, which
         carry no architecture, ignored otherwise.

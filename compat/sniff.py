@@ -5,6 +5,7 @@
 | "ckpt"          | Lightning checkpoint: a zip archive holding `<archive>/data.pkl`     |
 | "ckpt-legacy"   | torch < 1.6 serialization (pickle + magic number): not supported     |
 | "nam"           | JSON object with top-level "architecture" and "weights"              |
+| "parametric_nam"| the same, "architecture" one of the parametric NAM line's (Concat*)  |
 | "export_dir"    | folder with config.json + weights.npy (or that config.json itself)   |
 | "cpp_header"    | text starting `#pragma once` / `// Automatically-generated model file` |
 | "config"        | JSON model / data / learning / param config                          |
@@ -25,10 +26,11 @@ from typing import Optional, Set, Union
 
 from .errors import FileAccessError, UnknownFormatError, UnsafeFileError
 from .formats.configs import MAX_FILE_BYTES
+from .formats.parametric_nam import parametric_family
 
 __all__ = ["FORMATS", "PREFIX_BYTES", "sniff", "sniff_bytes"]
 
-FORMATS = ("ckpt", "ckpt-legacy", "nam", "export_dir", "cpp_header", "config")
+FORMATS = ("ckpt", "ckpt-legacy", "nam", "export_dir", "cpp_header", "config", "parametric_nam")
 PREFIX_BYTES = 64 * 1024
 _TAIL_BYTES = 64 * 1024
 
@@ -110,6 +112,8 @@ def sniff_bytes(prefix: bytes, size: Optional[int] = None, tail: bytes = b"", na
         keys = _top_level_keys(stripped, complete)
         if keys is None:
             raise UnknownFormatError(f"{name}: starts like JSON but is not a JSON object ({_HINT})")
+        if "architecture" in keys and parametric_family(stripped):
+            return "parametric_nam"
         if {"architecture", "weights"} <= keys:
             return "nam"
         if not complete and keys & {"weights", "architecture"}:

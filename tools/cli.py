@@ -177,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "--format nam --as-release 0.5.1 --output model.nam --date 2024-01-14T12:00:00."))
     _add_model_args(p)
     p.add_argument("--load-release", dest="release", help=argparse.SUPPRESS)  # the old name of --release here
-    p.add_argument("--format", required=True, choices=("nam", "dir", "header"), help="nam: a .nam file (0.5.0+); dir: config.json + weights.npy "
-                   "(Cat* 0.3.0/0.4.0, HyperConvNet always); header: C++ header")
+    p.add_argument("--format", required=True, choices=("nam", "dir", "header", "parametric-nam"), help="nam: a .nam file (0.5.0+); dir: config.json + weights.npy "
+                   "(Cat* 0.3.0/0.4.0, HyperConvNet always); header: C++ header; parametric-nam: a ConcatLSTM/ConcatWaveNet .nam "
+                   "for plugins with live knobs (neural-amp-modeler-parametric; CatLSTM/CatWaveNet, needs the param config, no --as-release)")
     p.add_argument("--as-release", default=None, metavar="RELEASE",
                    help="write as this release did (default: --release when given, else the last release that wrote the format)")
     p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new (or empty) folder for --format dir")
