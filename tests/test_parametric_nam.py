@@ -345,14 +345,19 @@ def test_knobs_the_format_cannot_express_are_refused(spec, match):
 
 def test_export_arguments_are_checked(models, tmp_path):
     legacy = models["random-catwavenet"]
-    with pytest.raises(compat.ConfigError, match="drop --release"):
+    with pytest.raises(compat.ConfigError, match="drop --as-release"):
         compat.export(legacy, "parametric-nam", tmp_path / "a.nam", release="0.7.4")
     with pytest.raises(compat.ConfigError, match="ending in .nam"):
         compat.export(legacy, "parametric-nam", tmp_path / "a.json")
     (tmp_path / "b.nam").write_text("mine")
-    with pytest.raises(compat.ConfigError, match="already exists"):
+    with pytest.raises(compat.FileAccessError, match="already exists"):
         compat.export(legacy, "parametric-nam", tmp_path / "b.nam")
     assert (tmp_path / "b.nam").read_text() == "mine"
+    with pytest.raises(compat.FileAccessError, match="does not exist"):
+        compat.export(legacy, "parametric-nam", tmp_path / "no" / "c.nam")
+    # the release the model was loaded as is not a request to write as another one
+    compat.export(legacy, "parametric-nam", tmp_path / "b.nam", release=legacy.release.name, overwrite=True, date=DATE)
+    assert json.loads((tmp_path / "b.nam").read_text())["architecture"] == "ConcatWaveNet"
 
 
 def test_hyperconvnet_is_refused_with_a_pointer_to_pack_and_automate(tmp_path):
@@ -441,7 +446,7 @@ def test_cli_exports_and_inspects(tmp_path, capsys):
 @pytest.mark.parametrize("extra, path, match", [
     ([], FIXTURES / "0.7.4" / "hyperconvnet_bn" / "export", "nam-legacy pack"),
     (["--config", str(FIXTURES / "0.7.4" / "catlstm" / "model.json")], FIXTURES / "0.7.4" / "catlstm" / "model.ckpt", "--param-config"),
-    (["--release", "0.7.4"], FIXTURES / "0.7.4" / "catlstm" / "export" / "model.nam", "drop --release"),
+    (["--as-release", "0.5.1"], FIXTURES / "0.7.4" / "catlstm" / "export" / "model.nam", "drop --as-release"),
 ])
 def test_cli_refusals_exit_2_with_one_line(tmp_path, capsys, extra, path, match):
     out = tmp_path / "amp.nam"
@@ -449,6 +454,16 @@ def test_cli_refusals_exit_2_with_one_line(tmp_path, capsys, extra, path, match)
     err = capsys.readouterr().err
     assert code == 2 and match in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_cli_accepts_a_load_release(tmp_path):
+    out = tmp_path / "amp.nam"
+    path = FIXTURES / "0.7.4" / "catlstm" / "export" / "model.nam"
+    assert main(["export", str(path), "--release", "0.7.4", "--format", "parametric-nam", "--output", str(out)]) == 0
+    assert json.loads(out.read_text())["architecture"] == "ConcatLSTM"
+    assert main(["export", str(path), "--format", "parametric-nam", "--output", str(out)]) == 2  # exists
+    assert main(["export", str(path), "--format", "parametric-nam", "--output", str(out), "--overwrite"]) == 0
+    assert main(["export", str(out), "--format", "parametric-nam", "--output", str(out), "--overwrite"]) == 2  # its input
 
 
 def test_cli_refuses_the_lines_other_architectures(exported, tmp_path, capsys):
