@@ -3,6 +3,7 @@
 from .errors import (
     ConfigError,
     CorruptFileError,
+    DependencyError,
     FileAccessError,
     LegacyError,
     UnknownFormatError,
@@ -19,6 +20,7 @@ from .exporter import export
 __all__ = [
     "ConfigError",
     "CorruptFileError",
+    "DependencyError",
     "FileAccessError",
     "LegacyError",
     "KnobError",

@@ -1,13 +1,104 @@
 """The one hierarchy of errors that `compat` raises for bad or unsupported input.
 
-Every message is a single line a user can act on; the CLI prints it as is and exits 2.
+Every message is a single printable line a user can act on, made safe when the error is
+built (compat.text): control characters, line separators, bidi overrides and lone
+surrogates escaped visibly, the whole clipped to MESSAGE_LIMIT characters around an
+ellipsis. The CLI prints it as is and exits 2.
+
+Entry points that take a file (`compat.load`, `open_checkpoint`, the readers) name it:
+`names_file` / `naming` prefix any LegacyError that escapes without the file's name
+(``amp.nam: ...``). Code building a message from file contents uses `quote(value)` for a
+value and `describe_value(obj)` for an object of unknown type (its type and size, never
+its str or repr, which an attacker's structure can make arbitrarily slow).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+from .text import MESSAGE_LIMIT, clip, describe_value, one_line, quote
+
+__all__ = [
+    "ConfigError", "CorruptFileError", "DependencyError", "FileAccessError", "LegacyError", "MESSAGE_LIMIT", "UnknownFormatError",
+    "UnsafeFileError", "UnsupportedReleaseError", "WeightsMismatchError", "describe_value", "names_file",
+    "naming", "one_line", "quote",
+]
+
+_NAME_LIMIT = 80  # a file name in a prefix: clipped, keeping its extension
+
 
 class LegacyError(Exception):
     """Base class: anything wrong with a legacy file or its use."""
+
+    def __init__(self, message: Any = ""):
+        text = message if isinstance(message, str) else describe_value(message)
+        if len(text) > 2 * MESSAGE_LIMIT + 1:
+            # Only the first and last MESSAGE_LIMIT characters can be shown (compat.text).
+            text = text[:MESSAGE_LIMIT] + "…" + text[-MESSAGE_LIMIT:]
+        self._text = text
+        self.file: Optional[str] = None  # the file's shown name, once an entry point added it
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = getattr(self, "_text", None)
+        if text is None:  # built without our __init__ (e.g. copy.copy): show args safely
+            text = self.args[0] if len(self.args) == 1 and isinstance(self.args[0], str) else describe_value(self.args)
+        if getattr(self, "file", None):
+            text = f"{self.file}: {text}"
+        return one_line(text)
+
+    def name_file(self, path: Any) -> "LegacyError":
+        """Prefix the name of `path` unless the message names a file already."""
+        if getattr(self, "file", None) or not isinstance(path, (str, os.PathLike)):
+            return self
+        name = file_label(path)
+        if name and not _mentions(getattr(self, "_text", ""), name):
+            self.file = clip(name, _NAME_LIMIT)
+            self.args = (str(self),)
+        return self
+
+
+def file_label(path: Any) -> str:
+    """The name a message uses for `path`: its last component (the whole path if it has none)."""
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    name = os.path.basename(text.rstrip("/\\")) or text
+    return name
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether `name` stands as a word near the start of `text` (where clipping keeps it)."""
+    head = text[: MESSAGE_LIMIT // 2 + len(name)]
+    return re.search(r"(?:^|[\s'\"/\\(`])" + re.escape(name) + r"(?:$|[\s'\":,;)`])", head) is not None
+
+
+@contextmanager
+def naming(path: Any) -> Iterator[None]:
+    """Any LegacyError raised inside names `path` (a str or PathLike; other values are ignored)."""
+    try:
+        yield
+    except LegacyError as e:
+        e.name_file(path)
+        raise
+
+
+def names_file(func):
+    """Decorator for an entry point whose first argument is the file it reads."""
+
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        with naming(path):
+            return func(path, *args, **kwargs)
+
+    return wrapper
 
 
 class FileAccessError(LegacyError):
@@ -36,3 +127,7 @@ class ConfigError(LegacyError):
 
 class WeightsMismatchError(LegacyError):
     """The weights do not fit the architecture the config describes."""
+
+
+class DependencyError(LegacyError):
+    """A package a feature needs is missing or broken (e.g. current NAM for `compat.migrate.register`)."""
