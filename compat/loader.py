@@ -18,7 +18,7 @@ from nam_legacy.releases import ReleaseProfile
 from . import architectures, weights
 from .describe import knob_count
 from .detect import ReleaseRange
-from .errors import ConfigError, UnknownFormatError, UnsupportedReleaseError
+from .errors import ConfigError, UnknownFormatError, UnsupportedReleaseError, names_file, naming
 from .formats import RawModel
 from .formats.configs import read_config
 from .formats.cpp_header import read_cpp_header
@@ -29,8 +29,9 @@ from .knobs import KnobSpec, specs_from_param_config
 from .loading import target_release, open_checkpoint
 from .sniff import sniff
 
-_READERS = {"nam": read_nam, "export_dir": read_export_dir, "cpp_header": read_cpp_header,
-            "parametric_nam": read_parametric_nam}
+# Each reader names its file in any error (errors.names_file): `amp.nam: ...`.
+_READERS = {"nam": names_file(read_nam), "export_dir": names_file(read_export_dir),
+            "cpp_header": names_file(read_cpp_header), "parametric_nam": names_file(read_parametric_nam)}
 
 
 @dataclass
@@ -64,6 +65,7 @@ def _param_config(value) -> Optional[Dict[str, Dict[str, Any]]]:
     return config
 
 
+@names_file
 def load(
     path: Union[str, Path],
     *,
@@ -82,7 +84,8 @@ def load(
     """
     path = Path(path)
     fmt = sniff(path)
-    user_params = _param_config(param_config)
+    with naming(param_config):  # a bad --param-config names its own file, not the model's
+        user_params = _param_config(param_config)
     target = target_release(release)
     if fmt == "ckpt":
         return _from_checkpoint(path, config, user_params, target)

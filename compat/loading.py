@@ -18,7 +18,7 @@ from nam_legacy.releases import DEFAULT, ReleaseProfile, get_release
 from . import architectures, upgrades
 from .checkpoint import read_checkpoint
 from .detect import ReleaseRange, checkpoint_releases
-from .errors import CorruptFileError, UnsupportedReleaseError, WeightsMismatchError
+from .errors import CorruptFileError, UnsupportedReleaseError, WeightsMismatchError, names_file, naming
 
 _NET_PREFIX = "_net."
 
@@ -75,6 +75,7 @@ def target_release(release) -> ReleaseProfile:
         raise UnsupportedReleaseError(str(e.args[0])) from None
 
 
+@names_file
 def open_checkpoint(
     path: Union[str, Path],
     model_config: architectures.ModelConfig,
@@ -83,7 +84,8 @@ def open_checkpoint(
 ) -> LoadedCheckpoint:
     """Everything we learn from loading `path`; the model is in eval mode."""
     target = target_release(release)
-    name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
+    with naming(model_config):  # a bad model config names its own file, not the checkpoint
+        name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
     checkpoint = read_checkpoint(path)
     state_dict = _net_state_dict(checkpoint)
     detected = checkpoint_releases(name, checkpoint, state_dict)
@@ -108,6 +110,7 @@ def open_checkpoint(
     )
 
 
+@names_file
 def load_checkpoint(
     path: Union[str, Path],
     model_config: architectures.ModelConfig,
