@@ -24,12 +24,51 @@ Train with a Lightning Trainer, then save the checkpoint or use `compat` to expo
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Dict, Optional
+
+from ..errors import DependencyError, describe_value, one_line
 
 __all__ = ["NET_NAMES", "DATASET_TYPE", "register"]
 
 NET_NAMES = ("CatLSTM", "CatWaveNet", "HyperConvNet")
 DATASET_TYPE = "parametric"
+
+
+_NEEDS = ("compat.migrate.register needs a working current neural-amp-modeler "
+          "(pip install 'neural-amp-modeler>=0.8'; tested with 0.13.0)")
+
+
+def _installed(module: str) -> str:
+    """ "; installed: neural-amp-modeler X" from the package metadata (no import), or ""."""
+    from importlib import metadata
+
+    if module.split(".")[0] != "nam":
+        return ""
+    try:
+        return f"; installed: neural-amp-modeler {one_line(metadata.version('neural-amp-modeler'), 30)}"
+    except Exception:  # not installed, or broken metadata: nothing to add
+        return ""
+
+
+def _import_current(module: str):
+    """Import part of current NAM, or DependencyError saying what is missing or broken.
+
+    An old release (0.7.4 installed with --no-deps imports pkg_resources, which recent
+    setuptools dropped), a half-installed package or a missing dependency of it all
+    surface here; importing someone else's package can raise anything, hence Exception.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        missing = e.name or "?"
+        if module == missing or module.startswith(missing + "."):
+            what = f"{module} is not installed" if "." not in module else f"{module} does not exist (a release before 0.8?)"
+        else:
+            what = f"importing {module} needs module {one_line(missing, 60)}, which is missing"
+        raise DependencyError(f"{_NEEDS}: {what}{_installed(module)}") from e
+    except Exception as e:
+        raise DependencyError(f"{_NEEDS}: importing {module} failed with {type(e).__name__}{_installed(module)}") from e
 
 
 def _no_handshake(*_args, **_kwargs) -> None:
@@ -76,25 +115,21 @@ def register(nam_module=None, *, release: str = "0.7.4", overwrite: bool = True)
     :param overwrite: replace earlier registrations (calling twice is then harmless).
     :return: what was registered: ``{"nets": (...), "dataset": "parametric"}``.
     """
-    import importlib
-
     from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
     from nam_legacy.models.parametric.hyper_net import HyperConvNet
     from nam_legacy.releases import get_release
 
     if nam_module is None:
-        nam_module = importlib.import_module("nam")
-    base = nam_module.__name__
-    try:
-        factory = importlib.import_module(f"{base}.models.factory")
-        data = importlib.import_module(f"{base}.data")
-        reg_net = factory.register
-        reg_data = data.register_dataset_initializer
-    except (ImportError, AttributeError) as e:
-        raise RuntimeError(
-            f"{base} has no model factory / dataset registry: need neural-amp-modeler >= 0.8 "
-            f"(tested with 0.13.0); got {getattr(nam_module, '__version__', '?')}"
-        ) from e
+        nam_module = _import_current("nam")
+    base = getattr(nam_module, "__name__", None)
+    if not isinstance(base, str):
+        raise DependencyError(f"{_NEEDS}: nam_module is {describe_value(nam_module)}, not a module")
+    factory = _import_current(f"{base}.models.factory")
+    data = _import_current(f"{base}.data")
+    reg_net = getattr(factory, "register", None)
+    reg_data = getattr(data, "register_dataset_initializer", None)
+    if not callable(reg_net) or not callable(reg_data):
+        raise DependencyError(f"{_NEEDS}: {base} has no model factory / dataset registry{_installed(base)}")
     get_release(release)  # fail early on an unknown release
     classes = {"CatLSTM": CatLSTM, "CatWaveNet": CatWaveNet, "HyperConvNet": HyperConvNet}
     for name in NET_NAMES:
