@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import logging
 import os
 import sys
@@ -33,7 +32,8 @@ from . import demo
 from .audit import command as audit_command
 from .migrate_commands import add_parsers as add_migrate_parsers
 from .flags import EXIT_CODES, add_extrapolate, add_overwrite, epilog
-from .report import format_facts, format_knobs, knobs_json, number
+from .output import install as install_output, internal_error_line, json_text, message_line
+from .report import format_inspect, format_knobs, knobs_json
 
 PROG = "nam-legacy"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
@@ -58,20 +58,7 @@ def _model_inputs(args, *more) -> list:
 
 def cmd_inspect(args) -> int:
     facts = describe(_load(args))
-    if args.json:
-        print(json.dumps(facts, indent=2))
-        return 0
-    knobs = facts.pop("knobs")
-    lines = format_facts({k: v for k, v in facts.items() if not isinstance(v, dict) and v != []})
-    if knobs:
-        lines.append("knobs (model input order):")
-        width = max(len(k["name"]) for k in knobs)
-        for k in knobs:
-            span = "" if k["minval"] is None else f", range {number(k['minval'])} to {number(k['maxval'])}"
-            lines.append(f"  {k['name']:<{width}}  {k['type']}, default {number(k['default'])}{span}")
-    for key, value in facts["metadata"].items():
-        lines.append(f"metadata {key}: {json.dumps(value)}")
-    print("\n".join(lines))
+    print(json_text(facts, indent=2) if args.json else "\n".join(format_inspect(facts)))
     return 0
 
 
@@ -96,7 +83,7 @@ def cmd_render(args) -> int:
     out = write_audio(args.output, y, rate)
     names = [k.name for k in legacy.knobs]
     if args.json:
-        print(json.dumps({"output": str(out), "samples": int(y.shape[0]), "sample_rate": rate, "knobs": knobs_json(knobs, names)}))
+        print(json_text({"output": str(out), "samples": int(y.shape[0]), "sample_rate": rate, "knobs": knobs_json(knobs, names)}))
     else:
         print(f"wrote {out} ({y.shape[0]} samples at {rate} Hz; knobs {format_knobs(knobs, names)})")
     return 0
@@ -114,7 +101,7 @@ def cmd_export(args) -> int:
     out = compat.export(legacy, args.format, args.output, release=write_as, date=date, overwrite=args.overwrite,
                         inputs=_model_inputs(args))
     if args.json:
-        print(json.dumps({"output": str(out), "format": args.format}))
+        print(json_text({"output": str(out), "format": args.format}))
     else:
         print(f"wrote {out}")
     return 0
@@ -123,7 +110,7 @@ def cmd_export(args) -> int:
 def cmd_demo(args) -> int:
     report = demo.run(Path(args.output), say=(lambda *a: None) if args.json else print, overwrite=args.overwrite)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json_text(report, indent=2))
     return 0
 
 
@@ -207,13 +194,9 @@ def _version() -> str:
     return __version__
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line, like errors (not Python's file:line format)."""
-    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+    print(message_line(PROG, "warning", message), file=sys.stderr)
 
 
 def _silence_stdout() -> None:
@@ -241,12 +224,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
+        restore_output = install_output()  # printable stdout; unencodable characters escaped, never raised
         try:
             code = args.run(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return code
         except (compat.LegacyError, LoudnessInputMissing) as e:
-            print(f"{PROG}: error: {_one_line(e)}", file=sys.stderr)
+            print(message_line(PROG, "error", e), file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr)
@@ -258,17 +242,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if e.errno not in _USER_WRITE_ERRORS or os.environ.get("NAM_LEGACY_DEBUG"):
                 return _internal(e)
             where = f"{e.filename}: " if e.filename else ""
-            print(f"{PROG}: error: {where}{e.strerror or e}", file=sys.stderr)
+            print(message_line(PROG, "error", f"{where}{e.strerror or e}"), file=sys.stderr)
             return EXIT_USAGE
         except Exception as e:  # a bug of ours, not the user's input
             return _internal(e)
+        finally:
+            restore_output()
 
 
 def _internal(e: BaseException) -> int:
     if os.environ.get("NAM_LEGACY_DEBUG"):
         raise e
-    print(f"{PROG}: internal error (please report; NAM_LEGACY_DEBUG=1 for details): {type(e).__name__}: {_one_line(e)}",
-          file=sys.stderr)
+    print(internal_error_line(PROG, e), file=sys.stderr)
     return EXIT_INTERNAL
 
 

@@ -13,7 +13,6 @@ compat.outputs' policy; knob values are checked (compat.knobs) before any work.
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from compat.knobs import OutOfRangeWarning, knob_vector, parse_named
 from compat.outputs import check_output, input_paths
 
 from .flags import add_extrapolate, add_overwrite, epilog
+from .output import json_text
 from .report import format_knobs, knobs_json, number, show_progress
 
 __all__ = ["add_parsers", "cmd_migrate", "cmd_pack"]
@@ -78,7 +78,7 @@ def cmd_migrate(args) -> int:
              "knobs": knobs_json(folded.knobs, names),
              "loudness": meta.get("loudness"), "gain": meta.get("gain")}
     if args.json:
-        print(json.dumps(facts))
+        print(json_text(facts))
     else:
         print(f"wrote {out} ({folded.architecture}, .nam {version}; knobs {format_knobs(folded.knobs, names)})")
     return 0
@@ -129,7 +129,7 @@ def cmd_pack(args) -> int:
             out.rmdir()  # the folder this run made, still empty: leave nothing behind
         raise
     if args.json:
-        print(json.dumps({"output": str(args.output), "files": len(manifest["files"]),
+        print(json_text({"output": str(args.output), "files": len(manifest["files"]),
                           "written": len(manifest["written"]), "skipped": manifest["skipped"],
                           "manifest": str(Path(args.output) / "manifest.json")}))
     else:

@@ -1,30 +1,57 @@
 """How the CLI shows things to people: aligned facts, knob settings, progress bars.
 
-JSON output needs none of this, except `knobs_json` (one shape for knob settings).
+JSON output needs none of this (tools.output.json_text), except `knobs_json` (one shape
+for knob settings). Values come from files: each is escaped and clipped on its own
+(tools.output.shown) before it is laid out, so a knob name or a metadata value can
+neither start a line nor flood one.
 """
 
 from __future__ import annotations
 
+import math
 import sys
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from .output import shown
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, list):
+        return "; ".join(shown(v) for v in value)
+    return shown(value)
 
 
 def format_facts(facts: dict, indent: str = "") -> List[str]:
     """Aligned `key  value` lines; list values are joined with "; ", None is "unknown"."""
     width = max(len(k) for k in facts)
-    lines = []
-    for key, value in facts.items():
-        if isinstance(value, list):
-            value = "; ".join(map(str, value))
-        elif value is None:
-            value = "unknown"
-        lines.append(f"{indent}{key.replace('_', ' '):<{width}}  {value}")
+    return [f"{indent}{shown(key).replace('_', ' '):<{width}}  {_value(value)}" for key, value in facts.items()]
+
+
+def format_inspect(facts: Dict[str, Any]) -> List[str]:
+    """The text form of `compat.describe.describe(...)`: facts, then knobs, then metadata."""
+    facts = dict(facts)
+    knobs = facts.pop("knobs", [])
+    metadata = facts.pop("metadata", {}) or {}
+    lines = format_facts({k: v for k, v in facts.items() if not isinstance(v, dict) and v != []})
+    if knobs:
+        lines.append("knobs (model input order):")
+        names = [shown(k["name"]) for k in knobs]
+        width = max(len(n) for n in names)
+        for name, k in zip(names, knobs):
+            span = "" if k["minval"] is None else f", range {number(k['minval'])} to {number(k['maxval'])}"
+            lines.append(f"  {name:<{width}}  {shown(k['type'])}, default {number(k['default'])}{span}")
+    for key, value in metadata.items():
+        lines.append(f"metadata {shown(key)}: {shown(value, as_json=True)}")
     return lines
 
 
 def number(v: float) -> str:
     """A knob value as people write it: 0, 1, 0.3, -0.25, 1e-07 (shortest round-trip)."""
     v = float(v)
+    if not math.isfinite(v):
+        return repr(v)  # nan, inf, -inf (int() of them would raise)
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return repr(v)
@@ -36,7 +63,7 @@ def format_knobs(values: Sequence[float], names: Optional[Sequence[str]] = None)
     if not values:
         return "none"
     if names and len(names) == len(values):
-        return " ".join(f"{n}={number(v)}" for n, v in zip(names, values))
+        return " ".join(f"{shown(n)}={number(v)}" for n, v in zip(names, values))
     return ",".join(number(v) for v in values)
 
 

@@ -1,19 +1,43 @@
-"""Renderers: a report dict (see analysis.build_report) in, text out. No analysis here."""
+"""Renderers: a report dict (see analysis.build_report) in, text out. No analysis here.
+
+Commit subjects, paths and details come from a repository: every renderer shows control
+characters escaped (Python's spelling, e.g. \\x1b), so a subject cannot rewrite the terminal
+or forge a workflow command. JSON is strict: NaN and infinities become null.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import List
+import math
+from typing import Any, List
 
 FORMATS = ("json", "markdown", "github")
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def render_json(report: dict) -> str:
-    return json.dumps(report, indent=2)
+    return json.dumps(_finite(report), indent=2, allow_nan=False)
+
+
+def _printable(text) -> str:
+    """Every non-printable character (controls, separators, lone surrogates) escaped."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _md_escape(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _printable(str(text).replace("|", "\\|").replace("\n", " "))
 
 
 def render_markdown(report: dict) -> str:
@@ -21,7 +45,7 @@ def render_markdown(report: dict) -> str:
     lines: List[str] = [
         "# nam-legacy API audit",
         "",
-        f"Repository `{report['repo']}`, range `{report['range']['spec']}` "
+        f"Repository `{_md_escape(report['repo'])}`, range `{_md_escape(report['range']['spec'])}` "
         f"({report['range']['start'][:7]}..{report['range']['end'][:7]}): "
         f"{s['commits']} commits changed the mirrored API ({s['changes']} changes).",
         "",
@@ -31,7 +55,7 @@ def render_markdown(report: dict) -> str:
         for r in report["conformance"]:
             d = r["drifts"]
             lines.append(
-                f"| {r['release']} | {r['ref'] or '—'} | {r['status']} | {sum(x['counts'] for x in d)} "
+                f"| {_md_escape(r['release'])} | {_md_escape(r['ref'] or '—')} | {r['status']} | {sum(x['counts'] for x in d)} "
                 f"| {sum(bool(x['documented_by']) for x in d)} | {sum(x['gated'] for x in d)} |"
             )
         lines.append("")
@@ -39,24 +63,24 @@ def render_markdown(report: dict) -> str:
             open_drifts = [x for x in r["drifts"] if x["counts"]]
             if not open_drifts:
                 continue
-            lines += [f"### {r['release']}: {len(open_drifts)} undocumented drifts", ""]
+            lines += [f"### {_md_escape(r['release'])}: {len(open_drifts)} undocumented drifts", ""]
             for x in open_drifts:
-                lines.append(f"- `{x['kind']}` {x['path']} `{x['object']}`: {_md_escape(x['detail'])}")
+                lines.append(f"- `{x['kind']}` {_md_escape(x['path'])} `{_md_escape(x['object'])}`: {_md_escape(x['detail'])}")
             lines.append("")
     if report.get("numeric") is not None:
         lines += ["## Numeric (upstream's code vs nam_legacy, torch.equal)", "", "| release | model | status | detail |", "|---|---|---|---|"]
         for r in report["numeric"]:
             detail = r["detail"] or ("" if r["max_abs_diff"] in (None, 0.0) else f"max |diff| {r['max_abs_diff']:.3g}")
-            lines.append(f"| {r['release']} | {r['model']} | {r['status']} | {_md_escape(detail)} |")
+            lines.append(f"| {_md_escape(r['release'])} | {_md_escape(r['model'])} | {r['status']} | {_md_escape(detail)} |")
         lines.append("")
     lines += ["## History", ""]
     for e in report["history"]:
-        shipped = f" (first in {e['release']})" if e.get("release") else ""
+        shipped = f" (first in {_md_escape(e['release'])})" if e.get("release") else ""
         lines.append(f"### {e['sha'][:7]} {e['date'][:10]} {_md_escape(e['subject'])}{shipped}")
         lines.append("")
         for c in e["changes"]:
-            obj = f" `{c['object']}`" if c["object"] else ""
-            lines.append(f"- `{c['kind']}` {c['path']}{obj}: {_md_escape(c['detail'])}")
+            obj = f" `{_md_escape(c['object'])}`" if c["object"] else ""
+            lines.append(f"- `{c['kind']}` {_md_escape(c['path'])}{obj}: {_md_escape(c['detail'])}")
         lines.append("")
     if s["by_kind"]:
         lines += ["## Changes by kind", "", "| kind | count |", "|---|---|"]
@@ -66,8 +90,9 @@ def render_markdown(report: dict) -> str:
 
 
 def _gh_data(text: str) -> str:
-    # Workflow-command escaping: message data and property values differ.
-    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Workflow-command escaping (message data and property values differ), then any other
+    # control character made visible.
+    return _printable(str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _gh_prop(text: str) -> str:
