@@ -75,9 +75,15 @@ def file_label(path: Any) -> str:
 
 
 def _mentions(text: str, name: str) -> bool:
-    """Whether `name` stands as a word near the start of `text` (where clipping keeps it)."""
+    """Whether `name` stands as a file name near the start of `text` (where clipping keeps it).
+
+    It must stand apart (after a space, quote, slash or the start) and be followed by
+    punctuation or the end, or by a space when it looks like a file name (has a dot): so
+    "a bad byte" does not name a file called "a", and "amp.nam is ..." names amp.nam.
+    """
     head = text[: MESSAGE_LIMIT // 2 + len(name)]
-    return re.search(r"(?:^|[\s'\"/\\(`])" + re.escape(name) + r"(?:$|[\s'\":,;)`])", head) is not None
+    after = r"(?:$|[:'\",;)`]|\s)" if "." in name else r"(?:$|[:'\",;)`])"
+    return re.search(r"(?:^|[\s'\"/\\(`])" + re.escape(name) + after, head) is not None
 
 
 @contextmanager

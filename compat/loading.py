@@ -84,8 +84,9 @@ def open_checkpoint(
 ) -> LoadedCheckpoint:
     """Everything we learn from loading `path`; the model is in eval mode."""
     target = target_release(release)
-    with naming(model_config):  # a bad model config names its own file, not the checkpoint
+    with naming(model_config):  # a bad model config names its own file (checked before the checkpoint is read)
         name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
+        architectures.validate_net_config(name, net_config, path="net.config")
     checkpoint = read_checkpoint(path)
     state_dict = _net_state_dict(checkpoint)
     detected = checkpoint_releases(name, checkpoint, state_dict)

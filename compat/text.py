@@ -121,8 +121,15 @@ def quote(value: Any, limit: int = 40) -> str:
     if isinstance(value, str):
         return "'" + _render(value, inner, inner // 3, literal=True) + "'"
     if type(value) in (bytes, bytearray):
-        text = bytes(value[: inner + 1]).decode("latin-1")  # one character per byte
-        return "b'" + _render(text, inner, 0, literal=True) + "'"
+        shown, used = [], 0
+        for b in bytes(value[:inner]):
+            piece = "\\'" if b == 0x27 else repr(bytes([b]))[2:-1]  # Python's spelling of each byte
+            if used + len(piece) > inner - 2:
+                break
+            shown.append(piece)
+            used += len(piece)
+        more = ELLIPSIS if len(shown) < len(value) else ""
+        return "b'" + "".join(shown) + more + "'"
     if value is None or type(value) is bool:
         return repr(value)
     if type(value) is int:

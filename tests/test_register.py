@@ -146,3 +146,79 @@ def test_register_rejects_a_module_without_registries():
     fake = types.ModuleType("not_nam_at_all")
     with pytest.raises(DependencyError, match="needs a working current neural-amp-modeler"):
         register(fake)
+
+
+# -- without a working current NAM: one typed error that says what is needed and what is wrong -----------------
+
+
+def _fake_nam(tmp_path, monkeypatch, init: str, files: dict = {}) -> None:
+    """A `nam` package of our own making, first on sys.path, with nothing of a real one imported."""
+    import sys
+
+    root = tmp_path / "site"
+    (root / "nam").mkdir(parents=True)
+    (root / "nam" / "__init__.py").write_text(init)
+    for name, text in files.items():
+        (root / "nam" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "nam" / name).write_text(text)
+    for name in [m for m in sys.modules if m == "nam" or m.startswith("nam.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(root))
+
+
+@pytest.mark.parametrize("init, files, expected", [
+    # 0.7.4 (--no-deps) on setuptools >= 81: nam/models/_base.py imports pkg_resources
+    ("import pkg_resources\n", {}, "importing nam needs module pkg_resources, which is missing"),
+    ("raise AttributeError('half-installed')\n", {}, "importing nam failed with AttributeError"),
+    ("", {"models/__init__.py": ""}, "nam.models.factory does not exist"),
+    ("", {"models/__init__.py": "", "models/factory.py": "", "data.py": ""}, "has no model factory / dataset registry"),
+])
+def test_register_without_a_working_current_nam(tmp_path, monkeypatch, init, files, expected):
+    import sys
+
+    from compat.errors import DependencyError
+    from compat.migrate.register import register
+
+    _fake_nam(tmp_path, monkeypatch, init, files)
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # import pkg_resources -> ModuleNotFoundError
+    with pytest.raises(DependencyError) as info:
+        register()
+    message = str(info.value)
+    assert message.startswith("compat.migrate.register needs a working current neural-amp-modeler")
+    assert "pip install 'neural-amp-modeler>=0.8'" in message and expected in message, message
+    assert len(message) <= 280 and message.isprintable()
+
+
+def test_register_without_nam_installed(monkeypatch):
+    import sys
+
+    from compat.errors import DependencyError
+    from compat.migrate.register import register
+
+    for name in [m for m in sys.modules if m == "nam" or m.startswith("nam.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "nam", None)
+    with pytest.raises(DependencyError, match="nam is not installed"):
+        register()
+
+
+def test_register_with_the_readmes_no_deps_074_install():
+    # The README installs neural-amp-modeler 0.7.4 with --no-deps (for the oracle); that
+    # release predates the registries (and imports pkg_resources, gone from setuptools 81).
+    from importlib import metadata
+
+    from hostile import run_code
+
+    try:
+        version = metadata.version("neural-amp-modeler")
+    except metadata.PackageNotFoundError:
+        pytest.skip("no neural-amp-modeler installed in this environment")
+    if tuple(int(p) for p in version.split(".")[:2]) >= (0, 8):
+        pytest.skip(f"neural-amp-modeler {version} is current")
+    code = ("import compat\nfrom compat.migrate.register import register\n"
+            "try:\n    register()\nexcept compat.DependencyError as e:\n    print(e)\nelse:\n    raise SystemExit(9)\n")
+    result = run_code(code)
+    assert result.returncode == 0, result.describe()
+    message = result.stdout.strip()
+    assert "needs a working current neural-amp-modeler" in message and f"installed: neural-amp-modeler {version}" in message
+    assert "pkg_resources" in message or "does not exist" in message, message
