@@ -288,7 +288,7 @@ def test_inspect_of_a_nam_with_hostile_knobs_and_metadata(tmp_path):
     assert text.stderr == ""
     knob_lines = [line for line in lines if line.startswith("  ")]
     assert len(knob_lines) == 3  # a newline inside a name never starts a line of its own
-    assert any(line.startswith("  tone\\n\\x1b[2J\\x00\\u2028\\u202e\\x1b]0;pwned\\x07\\ud800:") for line in knob_lines)
+    assert any(line.startswith("  tone\\n\\x1b[2J\\x00\\u2028\\u202e\\x1b]0;pwned\\x07\\ud800 ") for line in knob_lines)
     assert any(line.startswith('metadata key\\n\\x1b[2J') for line in lines)
 
     facts = _strict_json(run_cli(["inspect", str(path), "--json"]))
