@@ -2,7 +2,8 @@
 optional native cell kernel (compat.migrate.native, lstm_cell.c).
 
 Both ways of running a step (the native kernel and torch ops) are checked against an
-independent float64 LSTM (torch.nn.LSTM in double precision) and against each other.
+independent float64 LSTM (torch.nn.LSTM in double precision), and against each other:
+they must give the same bits.
 """
 
 import numpy as np
@@ -119,21 +120,54 @@ def test_saturated_gates(mode):
     assert float((y.double() - ref).abs().max()) <= 1e-4 * max(1.0, float(ref.abs().max()))
 
 
-def test_native_and_torch_agree(monkeypatch):
+def _both_paths(monkeypatch, *args, **kwargs):
     monkeypatch.setenv("NAM_LEGACY_NATIVE", "1")
     native._reset()
     if native.lstm_cell() is None:
         pytest.skip(f"the native kernel is not available here: {native.status()}")
+    try:
+        fast = lstm_rows(*args, **kwargs)
+        monkeypatch.setenv("NAM_LEGACY_NATIVE", "0")
+        native._reset()
+        assert native.lstm_cell() is None
+        slow = lstm_rows(*args, **kwargs)
+    finally:
+        native._reset()
+    return fast, slow
+
+
+def test_native_and_torch_give_the_same_bits(monkeypatch):
+    """The torch path repeats the kernel's arithmetic operation for operation: a pack's
+    bytes do not depend on whether this machine could build the kernel."""
     cells, hw, hb = _random_lstm(11, 4, 32)
     rng = np.random.default_rng(11)
     h0 = rng.normal(0, 0.3, size=(6, 4, 32)).astype(np.float32)
     x = torch.from_numpy(rng.normal(0, 0.3, size=(6, 2000)).astype(np.float32))
-    fast = lstm_rows(cells, hw, hb, h0, h0.copy(), x)
-    monkeypatch.setenv("NAM_LEGACY_NATIVE", "0")
-    native._reset()
-    slow = lstm_rows(cells, hw, hb, h0, h0.copy(), x)
-    native._reset()
-    assert 0 < float((fast - slow).abs().max()) <= 1e-5  # another exp, same function
+    bias0 = (cells[0][2][None, :] + rng.normal(0, 0.5, size=(6, 128))).astype(np.float32)
+    fast, slow = _both_paths(monkeypatch, cells, hw, hb, h0, h0.copy(), x, bias0=bias0)
+    assert torch.equal(fast, slow)
+    # ...and not because the function is trivial: it is not torch's own LSTM, bit for bit
+    ref = _reference(cells, hw, hb, h0, h0.copy(), x, biases=bias0).float()
+    assert not torch.equal(fast, ref) and float((fast - ref).abs().max()) < 1e-4
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**16),
+    layers=st.integers(1, 4),
+    hidden=st.integers(1, 9),
+    rows=st.integers(1, 7),
+    length=st.integers(1, 300),
+    scale=st.sampled_from([0.5, 2.0, 60.0]),  # 60: pre-activations beyond the exp's clamp
+)
+def test_native_and_torch_same_bits_any_shape(monkeypatch, seed, layers, hidden, rows, length, scale):
+    cells, hw, hb = _random_lstm(seed, layers, hidden, scale)
+    rng = np.random.default_rng(seed + 2)
+    h0 = rng.normal(0, 0.4, size=(rows, layers, hidden)).astype(np.float32)
+    c0 = rng.normal(0, 2.0, size=(rows, layers, hidden)).astype(np.float32)
+    x = torch.from_numpy(rng.normal(0, 1.0, size=(rows, length)).astype(np.float32))
+    fast, slow = _both_paths(monkeypatch, cells, hw, hb, h0, c0, x)
+    assert torch.equal(fast, slow), float((fast - slow).abs().max())
 
 
 def test_bad_shapes():

@@ -10,16 +10,20 @@ step s, layer k processes time s - k, whose input layer k - 1 produced at step s
 * one batched matrix product per step computes the gates of layers 1.. (input and
   recurrent parts together: [h_{k-1}; h_k] is a 2H-row window of one buffer, no copies),
   and one more layer 0's, whose bias may differ per row (the snapshots' knobs);
-* tanh(z) is computed as 2·sigmoid(2z) - 1: the same function, but torch's float32
-  sigmoid is ~3.5x faster than its tanh on these CPUs; the doubling is folded exactly
-  (a power of two) into the g-gate weights and into the cell state, which is kept as 2c;
+* tanh(z) is computed as 2·sigmoid(2z) - 1, so one exp serves every nonlinearity; the
+  doubling is folded exactly (a power of two) into the g-gate weights and into the cell
+  state, which is kept as 2c;
 * the rest of a step (biases, layer 0's audio input, the gates' nonlinearities, the
   head) runs in the native kernel (native.py, lstm_cell.c) when this machine could
-  build it, else as torch ops (about 1.5x slower).
+  build it, else as torch ops that repeat the kernel's arithmetic operation for
+  operation (its own exp, no fused multiply-adds, the same order of additions), so both
+  paths give the same bits and a pack does not depend on whether a compiler was found
+  (the torch path is about 4-5x slower).
 
 The last bits differ from torch's LSTM (another summation order, another exp, ~1 ulp of
 1 in tanh), so results agree with it to float32 rounding, not bit for bit;
-tests/test_lstm_batch.py measures both paths against a float64 LSTM.
+tests/test_lstm_batch.py measures both paths against a float64 LSTM and checks that
+they are equal to each other.
 """
 
 from __future__ import annotations
@@ -89,11 +93,24 @@ def lstm_rows(
     y = torch.empty(length, rows)
     kernel = native.lstm_cell()
     steps = _steps_native if kernel is not None else _steps_torch
-    steps(kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw, hb, y)
+    steps(kernel, length, bias, weights, z, h, c2, gates, audio, hw, hb, y)
     return y.t().contiguous()
 
 
-def _steps_native(kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw, hb, y):
+def _matmuls(s, length, w_hh0, h_0, g0, rest):
+    """Step s's matrix products, the same calls on both paths (so the same bits): layer 0's
+    W_hh h_0, and layers max(lo, 1) .. hi - 1 as one batched product. Returns (lo, hi)."""
+    layers = len(rest[0]) + 1
+    lo, hi = max(0, s - length + 1), min(layers, s + 1)  # the layers with work at step s
+    if lo == 0:
+        torch.mm(w_hh0, h_0, out=g0)
+    if hi > max(lo, 1):
+        w_, z_, gt = rest if (lo == 0 and hi == layers) else (v[max(lo, 1) - 1 : hi - 1] for v in rest)
+        torch.bmm(w_, z_, out=gt)
+    return lo, hi
+
+
+def _steps_native(kernel, length, bias, weights, z, h, c2, gates, audio, hw, hb, y):
     layers, hidden, rows = h.shape
     # Layer 0's matrix product is only W_hh h_0; the kernel adds its per-row bias and its
     # audio input (a rank-1 term), and the head, so each step is three calls.
@@ -112,12 +129,7 @@ def _steps_native(kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw
     s_row = 4 * rows
     rest = (weights[1:], z[1:], gates[1:])
     for s in range(length + layers - 1):
-        lo, hi = max(0, s - length + 1), min(layers, s + 1)  # the layers with work at step s
-        if lo == 0:
-            torch.mm(w_hh0, h_0, out=g0)
-        if hi > max(lo, 1):  # layers max(lo, 1) .. hi - 1 in one batched product
-            w_, z_, gt = rest if (lo == 0 and hi == layers) else (v[max(lo, 1) - 1 : hi - 1] for v in rest)
-            torch.bmm(w_, z_, out=gt)
+        lo, hi = _matmuls(s, length, w_hh0, h_0, g0, rest)
         first = lo == 0
         last = hi == layers
         kernel(
@@ -128,35 +140,96 @@ def _steps_native(kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw
         )
 
 
-def _steps_torch(_kernel, length, bias, weights, buf, z, h, c2, gates, audio, hw, hb, y):
+# lstm_cell.c's exp_clamped, constant for constant (float32, exactly representable)
+_LOG2E = 1.4426950216293335
+_LN2_HI, _LN2_LO = 0.693359375, 0.00021219444170128554
+_POLY = (0.001398199936375022, 0.008333452045917511, 0.04166579619050026, 0.1666666567325592, 0.5)
+_POLY0 = 0.00019875691214110702
+_HEAD_WINDOW = 256  # steps of the last layer's h kept for one pass of the head
+
+
+class _Sigmoid:
+    """lstm_cell.c's sigmoid, 1 / (1 + exp_clamped(-z)), as torch ops in the same order.
+
+    Every step is one IEEE float32 operation (no fused multiply-add: the kernel is built
+    with -ffp-contract=off), so each element gets exactly the kernel's bits."""
+
+    def __init__(self, shape):
+        self.n, self.r, self.p = torch.empty(shape), torch.empty(shape), torch.empty(shape)
+        self.bits = torch.empty(shape, dtype=torch.int32)
+
+    def __call__(self, v: torch.Tensor, out: torch.Tensor) -> None:
+        """sigmoid(v) into out (v is overwritten; out may be v)."""
+        k = v.shape[0]
+        n, r, p, bits = self.n[:k], self.r[:k], self.p[:k], self.bits[:k]
+        v.neg_().clamp_(-87.0, 88.0)  # x = -z, clamped as exp_clamped does
+        # n = round(x / ln 2): the kernel adds and subtracts 1.5 * 2^23, which rounds to the
+        # nearest integer, ties to even, exactly as torch.round does
+        torch.round(torch.mul(v, _LOG2E, out=n), out=n)
+        torch.mul(n, _LN2_HI, out=r)
+        torch.sub(v, r, out=r)  # r = x - n ln2_hi
+        torch.mul(n, _LN2_LO, out=p)
+        r.add_(p)  # r += n ln2_lo
+        torch.mul(r, _POLY0, out=p)  # Horner: p = p r + c for each coefficient
+        for c in _POLY[:-1]:
+            p.add_(c).mul_(r)
+        p.add_(_POLY[-1])
+        torch.mul(r, r, out=v)
+        p.mul_(v).add_(r).add_(1.0)  # p (r r) + r + 1
+        bits.copy_(n).add_(127).bitwise_left_shift_(23)  # 2^n from its bits
+        p.mul_(bits.view(torch.float32)).add_(1.0)
+        torch.reciprocal(p, out=out)
+
+
+def _steps_torch(_kernel, length, bias, weights, z, h, c2, gates, audio, hw, hb, y):
+    """lstm_cell.c's arithmetic with torch ops, operation for operation: the same bits as
+    the native kernel, slower (so packs do not depend on whether a compiler was found)."""
     layers, hidden, rows = h.shape
+    w_hh0 = weights[0, :, hidden:].contiguous()
+    h_0, g0 = h[0], gates[0]
+    bias0 = bias[0].contiguous()
+    w_in = weights[0, :, hidden - 1].contiguous()[:, None]
+    row_bias = bias[:, :, :1].clone()  # layers 1..: one value per gate row
+    rest = (weights[1:], z[1:], gates[1:])
+    sigmoid, sigmoid_c = _Sigmoid(gates.shape), _Sigmoid(c2.shape)
     t_c = torch.empty(layers, hidden, rows)
+    x_term = torch.empty(4 * hidden, rows)
     i_g, f_g = gates[:, :hidden], gates[:, hidden : 2 * hidden]
     g_g, o_g = gates[:, 2 * hidden : 3 * hidden], gates[:, 3 * hidden :]
-    minus_two, minus_one = torch.tensor(-2.0), torch.tensor(-1.0)
-    # layer 0 only needs the audio row of its slot: its own, narrower product
-    w0, z0, b0, g0 = weights[0, :, hidden - 1 :].contiguous(), buf[hidden - 1 : 2 * hidden], bias[0], gates[0]
-    rest = (bias[1:], weights[1:], z[1:], gates[1:])
-    full = (gates, g_g, c2, f_g, i_g, t_c, o_g, h)
+    head_w = [float(v) for v in hw.reshape(-1)]
+    window = torch.empty(_HEAD_WINDOW, hidden, rows)
     last = h[layers - 1]
-    slot = buf[hidden - 1]
+    done = 0  # outputs whose head is computed
     for s in range(length + layers - 1):
-        lo, hi = max(0, s - length + 1), min(layers, s + 1)  # the layers with work at step s
-        if lo == 0:
-            slot.copy_(audio[s])
-            torch.addmm(b0, w0, z0, out=g0)
-        if hi > max(lo, 1):  # layers max(lo, 1) .. hi - 1 in one batched product
-            b_, w_, z_, gt = rest if (lo == 0 and hi == layers) else (v[max(lo, 1) - 1 : hi - 1] for v in rest)
-            torch.baddbmm(b_, w_, z_, out=gt)
-        if lo == 0 and hi == layers:  # the steady state: no slicing (views cost time)
-            gt, g, c, f, i, t, o, hk = full
-        else:
-            gt, g, c, f, i, t, o, hk = (v[lo:hi] for v in full)
-        torch.sigmoid(gt, out=gt)
-        torch.add(minus_two, g, alpha=4, out=g)  # 2·tanh(g-gate preactivation)
-        c.mul_(f).addcmul_(i, g)  # 2c' = f·2c + i·2g
-        torch.sigmoid(c, out=t)
-        torch.add(minus_one, t, alpha=2, out=t)  # tanh(c')
-        torch.mul(o, t, out=hk)
+        lo, hi = _matmuls(s, length, w_hh0, h_0, g0, rest)
+        if lo == 0:  # (gates + per-row bias) + w_in x, as the kernel adds them
+            g0.add_(bias0)
+            torch.mul(w_in, audio[s][None, :], out=x_term)
+            g0.add_(x_term)
+        if hi > max(lo, 1):
+            gates[max(lo, 1) : hi].add_(row_bias[max(lo, 1) : hi])
+        gt, c, t = gates[lo:hi], c2[lo:hi], t_c[lo:hi]
+        sigmoid(gt, gt)
+        g, i, f, o = g_g[lo:hi], i_g[lo:hi], f_g[lo:hi], o_g[lo:hi]
+        g.mul_(4.0).sub_(2.0)  # 2 tanh: the g rows hold 2z
+        c.mul_(f)
+        c.add_(g.mul_(i))  # 2c' = f 2c + i 2g
+        t.copy_(c)
+        sigmoid_c(t, t)
+        t.mul_(2.0).sub_(1.0)  # tanh(c')
+        torch.mul(o, t, out=h[lo:hi])
         if hi == layers:
-            torch.addmm(hb, hw, last, out=y[s - layers + 1 : s - layers + 2])
+            t_out = s - layers + 1
+            window[t_out - done].copy_(last)
+            if t_out - done + 1 == _HEAD_WINDOW or t_out == length - 1:
+                _head(window[: t_out - done + 1], head_w, float(hb[0]), y[done : t_out + 1])
+                done = t_out + 1
+
+
+def _head(hist: torch.Tensor, head_w, head_b: float, out: torch.Tensor) -> None:
+    """y = head_b + w_0 h_0 + w_1 h_1 + ..., summed in the kernel's order."""
+    out.fill_(head_b)
+    term = torch.empty_like(out)
+    for j, w in enumerate(head_w):
+        torch.mul(hist[:, j], w, out=term)
+        out.add_(term)

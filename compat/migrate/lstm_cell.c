@@ -2,7 +2,9 @@
  *
  * torch spends most of a batched LSTM step in separate passes over the gates (sigmoid,
  * tanh, products); this does them in one pass. Built on first use by native.py with the
- * machine's C compiler; without one, lstm_batch.py does the same with torch ops.
+ * machine's C compiler; without one, lstm_batch.py does the same with torch ops, operation
+ * for operation (built with -ffp-contract=off, every line below rounds as written), so
+ * both give the same bits: change the two together.
  *
  * Layout (float32, C order): gates[layers][4H][rows] are the matrix products (no bias),
  * gate order i, f, g, o, with the g rows already doubled (as are all biases and input

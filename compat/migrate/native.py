@@ -28,7 +28,9 @@ from typing import Callable, List, Optional
 __all__ = ["lstm_cell", "status", "cache_dir"]
 
 SOURCE = Path(__file__).with_name("lstm_cell.c")
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")
+# -ffp-contract=off: no fused multiply-adds, so every operation rounds as in IEEE float32
+# and lstm_batch.py's torch path reproduces the kernel bit for bit.
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")
 _ENV = "NAM_LEGACY_NATIVE"
 
 _kernel: Optional[Callable] = None
