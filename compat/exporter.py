@@ -6,6 +6,12 @@ releases' (tests/test_exports.py). Output appears atomically: everything is writ
 a temporary folder beside the destination and moved into place at the end. Where it may
 write is compat.outputs' policy: the parent folder must exist, an existing output is
 replaced only with overwrite=True, and the model's own input files never are.
+
+A 0.5.1+ `.nam` of a CatLSTM with knobs or of a CatWaveNet carries loudness and gain
+metadata that never depended on the model: their nominal settings are the identity
+(docs/quirks.md Q001, Q102), so the release measured upstream's loudness_input.wav
+itself. Those two numbers are stored here (IDENTITY_LOUDNESS, IDENTITY_GAIN), so such
+exports need no recording; tests/test_export_metadata.py recomputes them from it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.models.parametric.params import Param
 from nam_legacy.releases import DEFAULT, ReleaseProfile
 
@@ -27,6 +34,12 @@ from .loading import target_release
 from .outputs import check_output, put_in_place
 
 FORMATS = ("nam", "dir", "header", "parametric-nam")
+
+# loudness and gain of a model whose nominal settings are the identity, as every 0.5.1+
+# release wrote them: 20·log10 of the RMS of loudness_input.wav (float32), and the gain
+# formula's value for a linear "model", ~-6e-8 clipped to 0
+IDENTITY_LOUDNESS = -14.968025207519531
+IDENTITY_GAIN = 0.0
 
 
 def default_release(architecture: str, fmt: str) -> ReleaseProfile:
@@ -60,6 +73,25 @@ def _rebuild(legacy: LegacyModel, release: ReleaseProfile):
     model = architectures.build(legacy.architecture, legacy.net_config, release)
     model.load_state_dict(payload["state_dict"], strict=True)
     return model.eval()
+
+
+def measures_its_input(model) -> bool:
+    """True when `model._at_nominal_settings` is the identity (a CatLSTM with knobs, a
+    CatWaveNet), so its `.nam` loudness and gain are those of the recording itself."""
+    return isinstance(model, CatWaveNet) or (isinstance(model, CatLSTM) and model._input_size != 1)
+
+
+def _use_identity_metadata(model) -> None:
+    """The stored values in place of measuring the recording (instance attributes, so
+    only this export's model is affected)."""
+
+    def loudness(gain: float = 1.0, db: bool = True) -> float:
+        if gain != 1.0 or not db:  # _get_non_user_metadata asks for nothing else
+            raise NotImplementedError("only the recording's loudness in dB is stored")
+        return IDENTITY_LOUDNESS
+
+    model._metadata_loudness = loudness
+    model._metadata_gain = lambda: IDENTITY_GAIN
 
 
 def _params(legacy: LegacyModel):
@@ -104,6 +136,8 @@ def export(
         raise ConfigError(f"{output}: a .nam export needs a file name ending in .nam")
     check_output(output, inputs=inputs, overwrite=overwrite, folder=fmt == "dir")
     model = _rebuild(legacy, profile)
+    if fmt == "nam" and measures_its_input(model):
+        _use_identity_metadata(model)
     if date is not None:
         model._export_fixed_date = date
     params = _params(legacy)
