@@ -1,5 +1,8 @@
-"""Packs (compat.migrate.pack): grid parsing, file names, manifest, PNG plot, byte equality
-with single migrations, atomic writes, batched metadata, and resuming after a kill."""
+"""Packs (compat.migrate.pack): grid parsing and checking, file names, manifest, byte
+equality with single migrations, atomic writes, batched metadata, resuming after a kill,
+and what a pack folder may be (resumed only for the same model and settings, replaced
+whole only with overwrite, never when it is not a pack of ours). The plot itself:
+tests/test_plot.py."""
 
 import hashlib
 import json
@@ -24,6 +27,7 @@ from compat.migrate.pack import (
     JOURNAL,
     MANIFEST,
     PLOT,
+    PackFolderError,
     check_version,
     format_value,
     grid_points,
@@ -32,7 +36,6 @@ from compat.migrate.pack import (
     parse_grid,
     point_filename,
 )
-from compat.migrate.plot import AXIS, BACKGROUND, COLORS, HEIGHT, WIDTH, decode_png, encode_png, loudness_png
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,35 +109,6 @@ def test_versions():
         check_version("LSTM", "0.6.1")
 
 
-# -------------------------------------------------------------------------------- PNG
-
-
-def test_png_round_trip_and_pixels():
-    img = np.zeros((3, 4, 3), dtype=np.uint8)
-    img[1, 2] = (1, 2, 3)
-    data = encode_png(img)
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    assert np.array_equal(decode_png(data), img)
-    with pytest.raises(ValueError):
-        decode_png(data[:40] + bytes([data[40] ^ 1]) + data[41:])  # CRC catches corruption
-
-
-def test_loudness_plot_draws_lines():
-    grid = [("drive", [0.0, 1.0]), ("tone", [0.0, 1.0])]
-    points = [({"drive": d, "tone": t}, -10 - d - 3 * t, None) for d in (0.0, 1.0) for t in (0.0, 1.0)]
-    img = decode_png(loudness_png(grid, points))
-    assert img.shape == (HEIGHT, WIDTH, 3)
-    assert tuple(img[0, 0]) == BACKGROUND
-    colors = {tuple(c) for c in img.reshape(-1, 3)}
-    assert AXIS in colors and COLORS[0] in colors and COLORS[1] in colors and COLORS[2] not in colors
-    # One panel (no gain): the x axis is the bottom margin's line, fully drawn.
-    assert all(tuple(img[HEIGHT - 30, x]) == AXIS for x in range(50, WIDTH - 20))
-    # tone=0 (colour 0) is louder (higher up) than tone=1 (colour 1) at drive=0.
-    ys0 = np.nonzero((img[:, 60:100] == COLORS[0]).all(axis=2))[0]
-    ys1 = np.nonzero((img[:, 60:100] == COLORS[1]).all(axis=2))[0]
-    assert ys0.size and ys1.size and ys0.mean() < ys1.mean()
-
-
 # -------------------------------------------------------------------------------- pack
 
 
@@ -171,8 +145,8 @@ def test_pack_writes_files_manifest_and_plot(tmp_path, stub):
         assert point_filename(entry["knobs"]) == entry["file"]
         folded = fold(legacy, entry["knobs"])
         assert np.array_equal(np.asarray(doc["weights"], dtype=np.float32), folded.weights)
-    img = decode_png((out / PLOT).read_bytes())
-    assert img.shape == (HEIGHT, WIDTH, 3) and (img != 255).any()
+    assert (out / PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and on_disk["plot"] == PLOT
+    assert on_disk["plot_note"] is None and on_disk["metadata"] == {"loudness_and_gain": "measured", "note": None}
 
 
 def test_pack_keeps_defaults_off_the_grid(tmp_path, stub):
@@ -226,7 +200,7 @@ def test_pack_is_atomic(tmp_path, stub, monkeypatch):
     monkeypatch.setattr(compat.atomic.os, "replace", spy)
     pack(load("hyperconvnet_nobn"), ["drive=0,1", "tone=0,1"], tmp_path, date=DATE)
     assert seen[-1] == MANIFEST and PLOT in seen and sum(n.endswith(".nam") for n in seen) == 4
-    assert seen.count(JOURNAL) == 4 and not (tmp_path / JOURNAL).exists()
+    assert seen.count(JOURNAL) == 5 and not (tmp_path / JOURNAL).exists()  # first, then after each file
 
 
 def _stamps(folder):
@@ -270,8 +244,11 @@ def test_pack_resumes_after_a_failure(tmp_path, stub, monkeypatch):
     again = pack(legacy, GRID, out)
     assert again["written"] == [victim.name] and again["skipped"] == 7
     assert victim.read_bytes() == (fresh / victim.name).read_bytes()
-    # Other settings (here the date) are not mistaken for finished files.
-    assert len(pack(legacy, GRID, out, date=datetime(2027, 1, 1))["written"]) == 8
+    # Other settings (here the date) are not mistaken for finished files: refused, or
+    # replaced whole on request.
+    with pytest.raises(PackFolderError, match="date 2026-01-02T03:04:05 .asked for --date 2027-01-01T00:00:00.; pass --overwrite"):
+        pack(legacy, GRID, out, date=datetime(2027, 1, 1))
+    assert len(pack(legacy, GRID, out, date=datetime(2027, 1, 1), overwrite=True)["written"]) == 8
 
 
 _KILL_SCRIPT = r"""
@@ -337,8 +314,271 @@ def test_pack_uses_current_metadata(tmp_path):
 
 
 def test_pack_removes_leftover_temporaries(tmp_path, stub):
-    leftovers = [".drive-0.nam.abc123.part", f".{MANIFEST}.x1.part", f".{JOURNAL}.y2.part"]
+    """A killed run's temporaries go; files that are not ours stay (and keep the folder
+    from ever being replaced)."""
+    legacy = load("hyperconvnet_nobn")
+    pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
+    (tmp_path / MANIFEST).rename(tmp_path / JOURNAL)  # as if killed before the manifest
+    leftovers = [".drive-0.nam.abc123.part", f".{MANIFEST}.x1.part", f".{JOURNAL}.y2.part", f".{PLOT}.z.part"]
     for name in leftovers + ["notes.txt", ".other.part"]:
         (tmp_path / name).write_text("partial")
-    pack(load("hyperconvnet_nobn"), ["drive=0,1"], tmp_path, date=DATE)
+    pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".other.part", "notes.txt", "drive-0.nam", "drive-1.nam", MANIFEST, PLOT])
+    with pytest.raises(PackFolderError, match="also '.other.part', which is not part of it"):
+        pack(legacy, ["drive=0,1,0.5"], tmp_path, date=DATE, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "partial" and (tmp_path / "drive-1.nam").is_file()
+
+
+# -------------------------------------------------------------------------------- folders
+
+
+def _snapshot(folder):
+    """Every entry of a folder: name → (bytes, mtime), to prove nothing changed."""
+    return {p.name: (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def _names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _expected_names(grid):
+    return sorted([point_filename(p) for p in grid_points(parse_grid(grid))] + [MANIFEST, PLOT])
+
+
+def test_another_models_pack_is_refused_then_replaced_whole(tmp_path, stub):
+    out = tmp_path / "pack"
+    pack(load("hyperconvnet_bn"), GRID, out, date=DATE)  # 8 files
+    before = _snapshot(out)
+    other = load("hyperconvnet_nobn")
+    with pytest.raises(PackFolderError, match=r"holds a pack of another model .*; pass --overwrite to replace it whole") as e:
+        pack(other, ["drive=0,1", "tone=0.5"], out, date=DATE)
+    assert "\n" not in str(e.value) and isinstance(e.value, compat.LegacyError)
+    assert _snapshot(out) == before
+    manifest = pack(other, ["drive=0,1", "tone=0.5"], out, date=DATE, overwrite=True)
+    assert _names(out) == _expected_names(["drive=0,1", "tone=0.5"])  # no stale file of the old pack
+    assert manifest["skipped"] == 0 and len(manifest["written"]) == 2
+    assert not list(tmp_path.glob(".pack.*"))  # nothing left beside it
+    fresh = tmp_path / "fresh"
+    pack(other, ["drive=0,1", "tone=0.5"], fresh, date=DATE)
+    assert all((out / n).read_bytes() == (fresh / n).read_bytes() for n in _names(fresh) if n.endswith(".nam"))
+
+
+def test_another_grid_is_refused_then_replaced_whole(tmp_path, stub):
+    legacy = load("hyperconvnet_nobn")
+    pack(legacy, ["drive=0:1:3", "tone=0,1"], tmp_path / "p", date=DATE)
+    before = _snapshot(tmp_path / "p")
+    with pytest.raises(PackFolderError, match=r"another grid \(drive=0,0.5,1 tone=0,1; asked for drive=0,1\)"):
+        pack(legacy, ["drive=0,1"], tmp_path / "p", date=DATE)
+    assert _snapshot(tmp_path / "p") == before
+    pack(legacy, ["drive=0,1"], tmp_path / "p", date=DATE, overwrite=True)
+    assert _names(tmp_path / "p") == _expected_names(["drive=0,1"])
+
+
+@pytest.mark.parametrize("kwargs, why", [
+    ({"version": "0.5.4"}, "--nam-version 0.7.0 .asked for 0.5.4."),
+    ({"initial_state": "model"}, "--initial-state burn-in .asked for model."),
+    ({"source": "other"}, "the same model read from another file"),
+])
+def test_other_settings_are_refused(tmp_path, stub, kwargs, why):
+    legacy = load("catlstm")
+    ckpt = case("catlstm")[0]
+    pack(legacy, ["drive=0,1"], tmp_path / "p", source=ckpt, date=DATE)
+    if kwargs.get("source") == "other":
+        copy = tmp_path / "copy.ckpt"
+        copy.write_bytes(ckpt.read_bytes() + b"\0")  # same model, another file
+        kwargs = {"source": copy}
+    kwargs = {"source": ckpt, **kwargs}
+    with pytest.raises(PackFolderError, match=why):
+        pack(legacy, ["drive=0,1"], tmp_path / "p", date=DATE, **kwargs)
+
+
+def test_same_model_and_settings_resume_even_with_overwrite(tmp_path, stub):
+    legacy = load("hyperconvnet_nobn")
+    pack(legacy, ["drive=0,1"], tmp_path / "p", date=DATE)
+    stamps = _stamps(tmp_path / "p")
+    again = pack(legacy, ["drive=0,1"], tmp_path / "p", overwrite=True)  # no date: the pack's own
+    assert again["written"] == [] and again["skipped"] == 2 and _stamps(tmp_path / "p") == stamps
+    # the same model loaded again (another object, same contents) is the same model
+    assert pack(load("hyperconvnet_nobn"), ["drive=0,1"], tmp_path / "p")["skipped"] == 2
+
+
+def test_a_folder_that_is_not_a_pack_is_never_touched(tmp_path, stub):
+    legacy = load("hyperconvnet_nobn")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "song.wav").write_bytes(b"RIFF")
+    (mine / MANIFEST).write_text('{"my": "own manifest"}')
+    before = _snapshot(mine)
+    for overwrite in (False, True):
+        with pytest.raises(PackFolderError, match="is not empty and holds no nam-legacy pack"):
+            pack(legacy, ["drive=0,1"], mine, date=DATE, overwrite=overwrite)
+        assert _snapshot(mine) == before
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PackFolderError, match="exists and is not a folder"):
+        pack(legacy, ["drive=0,1"], tmp_path / "file", overwrite=True)
+    with pytest.raises(PackFolderError, match="does not exist .create it first."):
+        pack(legacy, ["drive=0,1"], tmp_path / "missing" / "p")
+    assert not (tmp_path / "missing").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pack(legacy, ["drive=0,1"], empty, date=DATE)  # an empty folder is fine
+    assert _names(empty) == _expected_names(["drive=0,1"])
+
+
+def test_a_pack_from_an_older_version_needs_overwrite(tmp_path, stub):
+    legacy = load("hyperconvnet_nobn")
+    pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    del manifest["identity"]
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackFolderError, match="unknown settings .made by an earlier nam-legacy."):
+        pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
+
+
+def test_replacing_is_all_or_nothing(tmp_path, stub, monkeypatch):
+    """Killed while building the replacement: the old pack is whole at its name; a re-run
+    finishes the replacement (resuming what was built) and leaves nothing beside it."""
+    out = tmp_path / "pack"
+    old_model, new_model = load("hyperconvnet_bn"), load("hyperconvnet_nobn")
+    pack(old_model, GRID, out, date=DATE)
+    before = _snapshot(out)
+    real = pack_module.atomic_write_bytes
+    count = []
+
+    def failing(path, payload):
+        if Path(path).suffix == ".nam" and len(count) == 2:
+            raise KeyboardInterrupt
+        real(path, payload)
+        count.append(path) if Path(path).suffix == ".nam" else None
+
+    monkeypatch.setattr(pack_module, "atomic_write_bytes", failing)
+    with pytest.raises(KeyboardInterrupt):
+        pack(new_model, ["drive=0:1:4"], out, date=DATE, overwrite=True)
+    monkeypatch.setattr(pack_module, "atomic_write_bytes", real)
+    assert _snapshot(out) == before  # the old pack, untouched
+    staging = tmp_path / ".pack.pack-new"
+    assert staging.is_dir() and len(list(staging.glob("*.nam"))) == 2
+    manifest = pack(new_model, ["drive=0:1:4"], out, date=DATE, overwrite=True)
+    assert manifest["skipped"] == 2 and len(manifest["written"]) == 2
+    assert _names(out) == _expected_names(["drive=0:1:4"]) and _names(tmp_path) == ["pack"]
+
+
+def test_replacing_without_an_atomic_exchange(tmp_path, stub, monkeypatch):
+    monkeypatch.setattr(pack_module, "_exchange", lambda a, b: False)
+    legacy = load("hyperconvnet_nobn")
+    pack(legacy, ["drive=0,1"], tmp_path / "p", date=DATE)
+    pack(legacy, ["tone=0,1"], tmp_path / "p", date=DATE, overwrite=True)
+    assert _names(tmp_path / "p") == _expected_names(["tone=0,1"]) and _names(tmp_path) == ["p"]
+
+
+def test_atomic_exchange_swaps(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    if not pack_module._exchange(a, b):
+        pytest.skip("no atomic exchange on this system (the two-rename fallback is tested)")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+# -------------------------------------------------------------------------------- knob values
+
+
+@pytest.mark.parametrize("grid, message", [
+    (["drive=0,5"], r"knob drive = 5 is outside its range 0 to 1 \(pass --extrapolate"),
+    (["bright=0,0.5"], r"knob bright is boolean and takes 0 or 1"),
+    (["drive=-1:1:3"], r"knob drive = -1 is outside its range 0 to 1"),
+])
+def test_grid_values_are_checked_before_any_work(tmp_path, stub, grid, message):
+    from compat.knobs import KnobError
+
+    with pytest.raises(KnobError, match=message):
+        pack(load("catwavenet"), grid, tmp_path / "p", date=DATE)
+    assert not (tmp_path / "p").exists() and stub == []
+
+
+def test_extrapolating_warns_once_per_knob(tmp_path, stub):
+    from compat.knobs import KnobError, OutOfRangeWarning
+
+    with pytest.warns(OutOfRangeWarning) as caught:
+        manifest = pack(load("catwavenet"), ["drive=0,1.5,2", "tone=-0.5,0.5"], tmp_path / "p", date=DATE,
+                        allow_out_of_range=True)
+    texts = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
+    assert texts == ["--grid drive: 1.5, 2 outside its range 0 to 1: extrapolating",
+                     "--grid tone: -0.5 outside its range 0 to 1: extrapolating"]
+    assert sorted(e["knobs"]["drive"] for e in manifest["files"]) == [0, 0, 1.5, 1.5, 2, 2]
+    with pytest.raises(KnobError, match="boolean"):  # booleans never extrapolate
+        pack(load("catwavenet"), ["bright=0.5"], tmp_path / "q", date=DATE, allow_out_of_range=True)
+
+
+# -------------------------------------------------------------------------------- no recording / no matplotlib
+
+
+@pytest.fixture
+def no_recording(monkeypatch):
+    """As if no neural-amp-modeler distribution were installed (the real locator, asked for
+    a distribution that does not exist; the cached recording forgotten)."""
+    import compat.migrate.metadata as md
+    import nam_legacy.models._resources as resources
+
+    monkeypatch.setattr(resources, "DISTRIBUTION", "nam-legacy-test-no-such-distribution")
+    monkeypatch.setattr(md, "_INPUT", None)
+    assert md.recording_missing() is not None
+
+
+def test_pack_without_the_recording(tmp_path, no_recording, monkeypatch):
+    import warnings as w
+
+    from compat.migrate.metadata import LoudnessSkippedWarning
+
+    legacy = load("hyperconvnet_nobn")
+    out = tmp_path / "p"
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        manifest = pack(legacy, ["drive=0,1", "tone=0,1"], out, date=DATE, batch_size=1)
+    said = [str(x.message) for x in caught]
+    assert len(said) == 1 and issubclass(caught[0].category, LoudnessSkippedWarning)
+    assert "pip install --no-deps neural-amp-modeler==0.7.4" in said[0] and "\n" not in said[0]
+    assert manifest["warnings"] == said and manifest["plot"] is None and "not measured" in manifest["plot_note"]
+    assert manifest["metadata"] == {"loudness_and_gain": "skipped", "note": said[0]}
+    assert _names(out) == sorted(n for n in _expected_names(["drive=0,1", "tone=0,1"]) if n != PLOT)
+    for e in manifest["files"]:
+        doc = json.loads((out / e["file"]).read_bytes())
+        assert list(doc["metadata"]) == ["date", "nam_legacy"] and doc["metadata"]["date"] == date_metadata(DATE)
+        assert e["loudness"] is None and e["gain"] is None
+        folded = fold(legacy, e["knobs"])
+        assert np.array_equal(np.asarray(doc["weights"], dtype=np.float32), folded.weights)  # playable, complete
+    # With the recording installed, the same command completes the metadata (not refused).
+    monkeypatch.undo()
+    again = pack(legacy, ["drive=0,1", "tone=0,1"], out)
+    assert len(again["written"]) == 4 and again["warnings"] == [] and (out / PLOT).is_file()
+    assert all(isinstance(e["loudness"], float) for e in again["files"])
+
+
+def test_migrate_metadata_without_the_recording(no_recording):
+    from compat.migrate.metadata import LoudnessSkippedWarning
+
+    folded = fold(load("hyperconvnet_nobn"), None)
+    with pytest.warns(LoudnessSkippedWarning, match="neural-amp-modeler==0.7.4"):
+        (meta,) = pack_module.current_metadata([folded], date=DATE)
+    assert meta == {"date": date_metadata(DATE)}
+
+
+def test_pack_without_matplotlib(tmp_path, stub, monkeypatch):
+    import sys as _sys
+
+    from compat.migrate.plot import PlotSkippedWarning
+
+    legacy = load("hyperconvnet_nobn")
+    pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
+    assert (tmp_path / PLOT).is_file()
+    for name in [n for n in _sys.modules if n == "matplotlib" or n.startswith("matplotlib.")]:
+        monkeypatch.setitem(_sys.modules, name, None)
+    monkeypatch.setitem(_sys.modules, "matplotlib", None)
+    with pytest.warns(PlotSkippedWarning, match=r"loudness.png skipped: .*pip install matplotlib") as caught:
+        manifest = pack(legacy, ["drive=0,1"], tmp_path)
+    assert len(caught) == 1
+    assert manifest["plot"] is None and "pip install matplotlib" in manifest["plot_note"]
+    assert not (tmp_path / PLOT).exists()  # no stale plot of other numbers
+    assert json.loads((tmp_path / MANIFEST).read_text())["plot_note"] == manifest["plot_note"]

@@ -21,6 +21,11 @@ For an LSTM stored with a burn-in state, rms(0) is 0.13.0's value bit for bit, f
 chunk (`_zero_gain_rms`); the other values agree with 0.13.0's own export to float32
 rounding, not bit for bit (another kernel, other batch shapes, no autograd);
 tests/test_migrate_metadata.py measures the difference against the real 0.13.0.
+
+The recording belongs to upstream and is read from an installed neural-amp-modeler
+distribution. Without it, `metadata_or_date` (what `migrate` and `pack` use) gives the
+date alone and emits one `LoudnessSkippedWarning` that says how to add the recording:
+the files still play, without loudness and gain.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -39,11 +45,51 @@ from .current_nam import date_metadata
 from .fold import BURN_IN_CHUNK, Folded, current_nam_core
 from .lstm_batch import lstm_rows
 
-__all__ = ["GAINS", "current_metadata", "loudness_input", "loudness_and_gain"]
+__all__ = [
+    "GAINS",
+    "RECORDING_FIX",
+    "LoudnessSkippedWarning",
+    "current_metadata",
+    "loudness_input",
+    "loudness_and_gain",
+    "metadata_or_date",
+    "recording_missing",
+]
 
 GAINS = tuple(float(g) for g in np.linspace(0.0, 1.0, 11))  # what 0.13.0 probes
 _MAX_ROWS = 512  # batch rows (model x gain) per LSTM run: about the fastest size here
 _INPUT: Optional[torch.Tensor] = None
+RECORDING_FIX = "pip install --no-deps neural-amp-modeler==0.7.4"
+
+
+class LoudnessSkippedWarning(UserWarning):
+    """Files were written without loudness/gain metadata: upstream's recording is missing."""
+
+
+def recording_missing() -> Optional[str]:
+    """None when loudness_input.wav can be read; else one line: what is skipped and how to
+    add the recording."""
+    from nam_legacy.models._resources import LoudnessInputMissing
+
+    try:
+        loudness_input()
+    except LoudnessInputMissing:
+        return ("loudness/gain metadata not written: upstream's loudness_input.wav is not installed "
+                f"(add it with `{RECORDING_FIX}` and run again)")
+    return None
+
+
+def metadata_or_date(folded_list: Sequence[Folded], *, date: Optional[datetime] = None,
+                     warn: bool = True) -> List[Dict[str, Any]]:
+    """`current_metadata`, or, without the recording, `{"date"}` alone per model and one
+    LoudnessSkippedWarning (unless `warn` is False: the caller has said it)."""
+    reason = recording_missing()
+    if reason is None:
+        return current_metadata(folded_list, date=date)
+    if warn:
+        warnings.warn(reason, LoudnessSkippedWarning, stacklevel=2)
+    stamp = date_metadata(date if date is not None else datetime.now())
+    return [{"date": dict(stamp)} for _ in folded_list]
 
 
 def loudness_input() -> torch.Tensor:

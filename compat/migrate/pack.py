@@ -20,11 +20,16 @@ on chunks of folded models.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import itertools
 import json
 import math
+import os
 import re
+import sys
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,18 +38,23 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..atomic import atomic_write_bytes
-from ..errors import ConfigError, UnsupportedReleaseError
+from ..errors import ConfigError, FileAccessError, UnsupportedReleaseError
+from ..knobs import KnobSpec, OutOfRangeWarning
 from .current_nam import MODEL_VERSION, dumps, nam_document, provenance
 from .fold import Folded, fold
+from .metadata import LoudnessSkippedWarning
 
 __all__ = [
     "MAX_POINTS",
     "NAM_VERSIONS",
     "Grid",
+    "PackFolderError",
+    "check_grid",
     "check_version",
     "format_value",
     "grid_points",
     "migrated_document",
+    "model_sha256",
     "pack",
     "parse_grid",
     "point_filename",
@@ -54,6 +64,7 @@ __all__ = [
 MANIFEST = "manifest.json"
 PLOT = "loudness.png"
 JOURNAL = ".pack-state.json"
+PACK_FORMAT = "nam-legacy pack"
 MAX_POINTS = 10_000
 BATCH = 16  # folded models per current_metadata call
 
@@ -218,9 +229,11 @@ def migrated_document(
 
 
 def current_metadata(folded: Sequence[Folded], *, date: Optional[datetime] = None) -> List[Dict[str, Any]]:
-    from .metadata import current_metadata as compute  # written alongside; imported when used
+    """The metadata current NAM writes (date, loudness, gain) for each folded model; without
+    upstream's recording, the date alone and one LoudnessSkippedWarning (metadata.py)."""
+    from .metadata import metadata_or_date
 
-    out = list(compute(list(folded), date=date))
+    out = list(metadata_or_date(list(folded), date=date))
     if len(out) != len(folded):
         raise RuntimeError(f"current_metadata returned {len(out)} entries for {len(folded)} models")
     return out
@@ -229,6 +242,11 @@ def current_metadata(folded: Sequence[Folded], *, date: Optional[datetime] = Non
 # --------------------------------------------------------------------------------------
 # the pack
 # --------------------------------------------------------------------------------------
+
+
+class PackFolderError(FileAccessError):
+    """The pack's output folder cannot be used as asked: not empty and not a pack, a pack
+    of another model or settings (without overwrite), or a pack holding other files."""
 
 
 @dataclass
@@ -253,26 +271,213 @@ def _write_json(path: Path, value) -> None:
     atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
-def _read_state(out: Path) -> Dict[str, Dict[str, Any]]:
-    """What an earlier run wrote: file → entry, from the journal or else the manifest."""
+def model_sha256(legacy) -> str:
+    """A content hash of the model itself (architecture, config, release, every tensor of
+    its state), whatever file it was read from."""
+    h = hashlib.sha256()
+    head = {"architecture": legacy.architecture, "net_config": getattr(legacy, "net_config", None),
+            "release": getattr(getattr(legacy, "release", None), "name", None),
+            "initial_state": getattr(legacy, "initial_state", None), "sample_rate": getattr(legacy, "sample_rate", None)}
+    h.update(_canonical(head).encode())
+    for name, tensor in sorted(legacy.model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"\n{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_grid(specs: Sequence[KnobSpec], grid: Grid, *, allow_out_of_range: bool = False) -> None:
+    """Every grid value against its knob's spec (compat.knobs), before any work: KnobError
+    for non-finite values, booleans other than 0/1, and continuous values outside the
+    range unless `allow_out_of_range` (then one OutOfRangeWarning per knob)."""
+    by_name = {s.name: s for s in specs}
+    report = []
+    for name, values in grid:
+        spec = by_name[name]
+        outside = []
+        for v in values:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", OutOfRangeWarning)
+                try:
+                    spec.check(v, allow_out_of_range=allow_out_of_range)
+                except OutOfRangeWarning:
+                    outside.append(format_value(v))
+        if outside:
+            report.append(f"--grid {name}: {', '.join(outside)} outside its range {spec.allowed}: extrapolating")
+    for text in report:  # only once every value has passed
+        warnings.warn(text, OutOfRangeWarning, stacklevel=3)
+
+
+def _read_state(folder: Path) -> Optional[Dict[str, Any]]:
+    """The journal of an unfinished run in `folder`, else its manifest; None when neither
+    is a pack of ours."""
     for name in (JOURNAL, MANIFEST):
         try:
-            data = json.loads((out / name).read_text(encoding="utf-8"))
-            files = data["files"]
-            return {e["file"]: e for e in files if isinstance(e, dict) and "file" in e and "key" in e}
-        except (OSError, ValueError, KeyError, TypeError):
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             continue
-    return {}
+        if isinstance(data, dict) and data.get("format") == PACK_FORMAT and isinstance(data.get("files"), list):
+            return data
+    return None
 
 
-def _remove_temporaries(out: Path) -> List[str]:
-    """Temporaries (atomic_write_bytes: .<name>.<random>.part) a killed run left behind."""
-    removed = []
-    for p in out.glob(".*.part"):
-        if p.is_file() and (".nam." in p.name or p.name.startswith((f".{MANIFEST}.", f".{PLOT}.", f".{JOURNAL}."))):
+def _state_files(state: Optional[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    if not state:
+        return {}
+    return {e["file"]: e for e in state["files"] if isinstance(e, dict) and isinstance(e.get("file"), str) and "key" in e}
+
+
+def _our_names(state: Dict[str, Any]) -> set:
+    """The names a pack with this manifest/journal may hold: its files, every file of its
+    grid (a killed run's last file may be missing from the journal), manifest, plot."""
+    names = {MANIFEST, JOURNAL, PLOT, *_state_files(state)}
+    try:
+        grid = [(g["name"], [float(v) for v in g["values"]]) for g in state.get("grid", [])]
+        if math.prod(len(v) for _, v in grid) <= MAX_POINTS:
+            names.update(point_filename(p) for p in grid_points(grid))
+    except (KeyError, TypeError, ValueError):
+        pass
+    return names
+
+
+def _is_our_temporary(name: str, ours: set) -> bool:
+    """atomic_write_bytes' temporaries: .<name>.<random>.part for one of our names."""
+    return name.startswith(".") and name.endswith(".part") and any(name.startswith(f".{n}.") for n in ours)
+
+
+def _foreign(folder: Path, state: Dict[str, Any]) -> List[str]:
+    ours = _our_names(state)
+    return sorted(p.name for p in folder.iterdir()
+                  if not (p.is_file() and not p.is_symlink() and (p.name in ours or _is_our_temporary(p.name, ours))))
+
+
+def _remove_temporaries(folder: Path, state: Optional[Dict[str, Any]]) -> None:
+    """Temporaries a killed run left behind (of our own names only)."""
+    ours = _our_names(state) if state else {MANIFEST, JOURNAL, PLOT}
+    for p in folder.glob(".*.part"):
+        if p.is_file() and _is_our_temporary(p.name, ours):
             p.unlink(missing_ok=True)
-            removed.append(p.name)
-    return removed
+
+
+def _remove_pack(folder: Path) -> bool:
+    """Delete a pack folder of ours: only the files it may hold, then the folder itself
+    (which fails, and keeps the folder, if anything else appeared in it)."""
+    state = _read_state(folder)
+    if state is None:
+        return False
+    ours = _our_names(state)
+    for p in folder.iterdir():
+        if p.is_file() and not p.is_symlink() and (p.name in ours or _is_our_temporary(p.name, ours)):
+            p.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+        return True
+    except OSError:
+        return False
+
+
+def _mismatch(state: Dict[str, Any], identity: Dict[str, Any], date: Optional[datetime]) -> Optional[str]:
+    """Why the pack in a folder is not the one asked for (None: it is, resume it)."""
+    old = state.get("identity")
+    if not isinstance(old, dict):
+        return "unknown settings (made by an earlier nam-legacy)"
+    if old.get("model_sha256") != identity["model_sha256"]:
+        return f"another model (model sha256 {str(old.get('model_sha256'))[:12]}..., this one {identity['model_sha256'][:12]}...)"
+    if old.get("source") != identity["source"]:
+        return "the same model read from another file"
+    if old.get("grid") != identity["grid"]:
+        return f"another grid ({_grid_text(old.get('grid'))}; asked for {_grid_text(identity['grid'])})"
+    if old.get("knobs") != identity["knobs"]:
+        return "other knob defaults or ranges (param config)"
+    for key, flag in (("version", "--nam-version"), ("initial_state", "--initial-state")):
+        if old.get(key) != identity[key]:
+            return f"{flag} {old.get(key)} (asked for {identity[key]})"
+    if old != identity:
+        return "other settings"
+    if date is not None and state.get("date") != date.isoformat():
+        return f"date {state.get('date')} (asked for --date {date.isoformat()})"
+    return None
+
+
+def _grid_text(grid) -> str:
+    try:
+        return " ".join(f"{n}={','.join(format_value(v) for v in values)}" for n, values in grid)
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwrite: bool):
+    """Where to build the pack: (folder, earlier state to resume or None, replace out?)."""
+    where = f"--output {out}"
+    if not out.parent.is_dir():
+        raise PackFolderError(f"{where}: the folder {out.parent} does not exist (create it first)")
+    staging = out.parent / f".{out.name}.pack-new"
+    stale = out.parent / f".{out.name}.pack-old"
+    if stale.is_dir():
+        _remove_pack(stale)  # a replaced pack a killed run did not finish deleting
+    if out.exists() and not out.is_dir():
+        raise PackFolderError(f"{where} exists and is not a folder")
+    if not out.exists():
+        out.mkdir()
+        return out, None, False
+    state = _read_state(out)
+    if state is None and all(_is_our_temporary(p.name, {JOURNAL}) for p in out.iterdir()):
+        return out, None, False  # empty, or a run killed while writing its first journal
+    if state is None:
+        raise PackFolderError(f"{where} is not empty and holds no nam-legacy pack (no {MANIFEST}); "
+                              "choose a new or empty folder (--overwrite only replaces a pack)")
+    why = _mismatch(state, identity, date)
+    if why is None:
+        return out, state, False
+    if not overwrite:
+        raise PackFolderError(f"{where} holds a pack of {why}; pass --overwrite to replace it whole, or choose another folder")
+    foreign = _foreign(out, state)
+    if foreign:
+        raise PackFolderError(f"{where} holds a pack and also {foreign[0]!r}, which is not part of it; "
+                              "not replacing it (move that away, or choose another folder)")
+    if staging.exists():
+        earlier = _read_state(staging) if staging.is_dir() else None
+        if earlier is not None and _mismatch(earlier, identity, date) is None:
+            return staging, earlier, True  # an interrupted replacement: finish it
+        if earlier is None and staging.is_dir() and not any(staging.iterdir()):
+            return staging, None, True
+        if earlier is None or not _remove_pack(staging):
+            raise PackFolderError(f"{staging} is in the way (it is where the new pack is built); remove it")
+    staging.mkdir()
+    return staging, None, True
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the finished pack `new` at `out` and delete the old pack: the folder at `out`
+    is always one whole pack, old or new (an atomic exchange where the system has one)."""
+    if _exchange(new, out):
+        old = new
+    else:
+        old = out.parent / f".{out.name}.pack-old"
+        os.rename(out, old)
+        os.rename(new, out)
+    if not _remove_pack(old):
+        warnings.warn(f"the replaced pack was left at {old} (it holds files that are not part of it)", stacklevel=3)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def pack(
@@ -291,15 +496,20 @@ def pack(
     allow_out_of_range: bool = False,
 ) -> Dict[str, Any]:
     """Write the pack of `legacy` (a compat.LegacyModel with knob names) over `grid` into the
-    folder `output`; returns the manifest. Knobs not on the grid keep their defaults.
+    folder `output`; returns the manifest (plus "written", "skipped" and "warnings").
+    Knobs not on the grid keep their defaults.
 
     :param grid: parse_grid's result, or the --grid strings.
     :param source: the legacy file (its name and sha256 go into provenance and manifest).
-    :param date: the metadata date of every file; default: an earlier unfinished run's
-        (so a resumed pack is consistent), else now.
-    :param overwrite: reserved for the pack-folder policy (replacing a folder that is not
-        this pack to resume); not acted on yet.
-    :param allow_out_of_range: fold continuous knobs outside their range (compat.knobs).
+    :param date: the metadata date of every file; default: the date of the pack already
+        in `output` (so a resumed pack is consistent), else now.
+    :param overwrite: replace a pack of another model or other settings in `output`, whole
+        (built beside it, then swapped in). A folder that is not a pack of ours is never
+        replaced; a pack of the same model and settings is resumed either way.
+    :param allow_out_of_range: fold continuous knobs outside their param-config range
+        (one OutOfRangeWarning per knob), instead of refusing them (KnobError).
+    :param metadata_fn: computes the metadata (default: loudness and gain measured on
+        upstream's recording; without it, the date only and a LoudnessSkippedWarning).
     """
     if not isinstance(grid, list) or (grid and isinstance(grid[0], str)):
         grid = parse_grid(list(grid))
@@ -310,32 +520,43 @@ def pack(
     for name, _ in grid:
         if name not in names:
             raise ConfigError(f"unknown knob {name!r}; this model's knobs: {', '.join(names)}")
+    check_grid(specs, grid, allow_out_of_range=allow_out_of_range)
     check_version(_target_architecture(legacy.architecture), version)
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1")
-    compute = metadata_fn or current_metadata
     out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--output {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_temporaries(out)
-
     sha = source_sha256(source) if source is not None else None
-    previous = _read_state(out)
-    if date is None:
-        date = _previous_date(out) or datetime.now().replace(microsecond=0)
-    defaults = {s.name: float(s.default) for s in specs}
-    settings = {
-        "source_sha256": sha,
-        "param_config": getattr(legacy, "param_config", None),
-        "net_config": getattr(legacy, "net_config", None),
+    identity = {
+        "model_sha256": model_sha256(legacy),
+        "source": None if source is None else {"file": Path(source).name, "sha256": sha},
+        "knobs": [s.to_json() for s in specs],
+        "grid": [[n, list(v)] for n, v in grid],
         "version": version,
-        "date": date.isoformat(),
         "initial_state": initial_state,
-        "nam_legacy": _our_version(),
     }
+    folder, state, replacing = _claim(out, identity, date, overwrite)
+    _remove_temporaries(folder, state)
+    previous = _state_files(state)
+    if date is None:
+        date = _state_date(state) or datetime.now().replace(microsecond=0)
+
+    said: List[str] = []
+    if metadata_fn is not None:
+        compute, measured = metadata_fn, "custom"
+    else:
+        from .metadata import recording_missing
+
+        reason = recording_missing()
+        if reason is None:
+            compute, measured = current_metadata, "measured"
+        else:
+            compute, measured = _date_only, "skipped"
+            said.append(f"{reason}; {PLOT} is drawn from them, so it is skipped too")
+            warnings.warn(said[-1], LoudnessSkippedWarning, stacklevel=2)
+    settings = {**identity, "date": date.isoformat(), "metadata": measured, "nam_legacy": _our_version()}
     entries: List[_Entry] = []
     files = set()
+    defaults = {s.name: float(s.default) for s in specs}
     for point in grid_points(grid):
         name = point_filename(point)
         if name in files:
@@ -348,14 +569,14 @@ def pack(
     todo: List[_Entry] = []
     for e in entries:
         old = previous.get(e.file)
-        target = out / e.file
+        target = folder / e.file
         if old and old.get("key") == e.key and target.is_file() and _file_sha256(target) == old.get("sha256"):
             e.sha256, e.loudness, e.gain = old["sha256"], old.get("loudness"), old.get("gain")
         else:
             todo.append(e)
 
     header = {
-        "format": "nam-legacy pack",
+        "format": PACK_FORMAT,
         "source": {
             "file": None if source is None else Path(source).name,
             "sha256": sha,
@@ -368,37 +589,87 @@ def pack(
         "date": date.isoformat(),
         "knobs": [s.to_json() for s in specs],
         "grid": [{"name": n, "values": v} for n, v in grid],
+        "identity": identity,
+        "metadata": {"loudness_and_gain": measured, "note": said[0] if said else None},
     }
+    # the journal first: from now on the folder says it is a pack (and which one)
+    _write_json(folder / JOURNAL, {**header, "files": [x.to_json() for x in entries if x.sha256]})
     bar = _progress(len(entries), len(entries) - len(todo), progress)
     try:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            folded = [fold(legacy, e.knobs, initial_state=initial_state, allow_out_of_range=allow_out_of_range) for e in chunk]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", OutOfRangeWarning)  # check_grid said it once per knob
+                folded = [fold(legacy, e.knobs, initial_state=initial_state, allow_out_of_range=allow_out_of_range)
+                          for e in chunk]
             metas = list(compute(folded, date=date))
             if len(metas) != len(chunk):
                 raise RuntimeError(f"metadata: {len(metas)} entries for {len(chunk)} models")
             for e, f, meta in zip(chunk, folded, metas):
                 doc = migrated_document(f, legacy, meta, version=version, source=source, sha256=sha)
                 payload = dumps(doc).encode("utf-8")
-                atomic_write_bytes(out / e.file, payload)
+                atomic_write_bytes(folder / e.file, payload)
                 e.sha256 = hashlib.sha256(payload).hexdigest()
                 e.loudness, e.gain = meta.get("loudness"), meta.get("gain")
-                _write_json(out / JOURNAL, {**header, "files": [x.to_json() for x in entries if x.sha256]})
+                _write_json(folder / JOURNAL, {**header, "files": [x.to_json() for x in entries if x.sha256]})
                 if bar is not None:
                     bar.update(1)
     finally:
         if bar is not None:
             bar.close()
 
-    manifest = {**header, "plot": PLOT, "files": [e.to_json() for e in entries]}
-    from .plot import loudness_png
-
-    atomic_write_bytes(out / PLOT, loudness_png(grid, [(e.knobs, e.loudness, e.gain) for e in entries]))
-    _write_json(out / MANIFEST, manifest)
-    (out / JOURNAL).unlink(missing_ok=True)
+    plot_note = _draw(folder, grid, entries, legacy, source, specs, measured, said)
+    manifest = {**header, "plot": None if plot_note else PLOT, "plot_note": plot_note,
+                "files": [e.to_json() for e in entries]}
+    _write_json(folder / MANIFEST, manifest)
+    (folder / JOURNAL).unlink(missing_ok=True)
+    if replacing:
+        _swap(folder, out)
     manifest["written"] = [e.file for e in todo]
     manifest["skipped"] = len(entries) - len(todo)
+    manifest["warnings"] = said
     return manifest
+
+
+def _date_only(folded, *, date=None) -> List[Dict[str, Any]]:
+    from .metadata import metadata_or_date
+
+    return metadata_or_date(folded, date=date, warn=False)
+
+
+def _draw(folder: Path, grid: Grid, entries, legacy, source, specs, measured: str, said: List[str]) -> Optional[str]:
+    """Draw loudness.png; None when drawn, else why not (an old plot is removed then)."""
+    from .plot import PlotSkippedWarning, PlotUnavailable, loudness_png
+
+    note = None
+    if measured == "skipped":
+        note = "no plot: loudness and gain were not measured (upstream's loudness_input.wav is not installed)"
+    elif not any(_finite(e.loudness) for e in entries):
+        note = "no plot: the metadata has no loudness values"
+    else:
+        name = Path(source).name if source is not None else "legacy model"
+        title = f"{name} ({legacy.architecture}): the pack's {len(entries)} files"
+        on_grid = {n for n, _ in grid}
+        fixed = {s.name: float(s.default) for s in specs if s.name not in on_grid}
+        try:
+            png = loudness_png(grid, [(e.knobs, e.loudness, e.gain) for e in entries], title=title,
+                               knobs=[s.to_json() for s in specs], fixed=fixed)
+        except PlotUnavailable as e:
+            note = f"{PLOT} skipped: {e}"
+            said.append(note)
+            warnings.warn(note, PlotSkippedWarning, stacklevel=3)
+        else:
+            atomic_write_bytes(folder / PLOT, png)
+    if note is not None:
+        (folder / PLOT).unlink(missing_ok=True)
+    return note
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def _pack_provenance(legacy, source, sha, initial_state) -> Dict[str, Any]:
@@ -416,13 +687,11 @@ def _pack_provenance(legacy, source, sha, initial_state) -> Dict[str, Any]:
     return block
 
 
-def _previous_date(out: Path) -> Optional[datetime]:
-    for name in (JOURNAL, MANIFEST):
-        try:
-            return datetime.fromisoformat(json.loads((out / name).read_text(encoding="utf-8"))["date"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
+def _state_date(state: Optional[Dict[str, Any]]) -> Optional[datetime]:
+    try:
+        return datetime.fromisoformat(state["date"]) if state else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _target_architecture(source_architecture: str) -> str:

@@ -1,155 +1,65 @@
-"""A small PNG line chart of a pack's loudness and gain, with no plotting library.
+"""Plots with matplotlib (the optional extra `nam-legacy[plot]`), drawn off screen (Agg).
 
-Two panels stacked: loudness (top) and gain (bottom) against the first grid knob, one line
-per combination of the other grid knobs (colours cycle), each point marked with a small
-square. Axes carry tick marks at the x grid values and at 5 evenly spaced y levels; there
-is no text (the manifest has the numbers). The PNG is 8-bit RGB, unfiltered rows, zlib
-level 9; output is deterministic. `decode_png` reads such a file back (tests use it).
+* `loudness_png`: a pack's loudness.png. Two panels sharing the x axis, the first grid
+  knob: the files' loudness (dB) above, their gain (0 = linear … 1 = fully compressed)
+  below; one labelled line per combination of the other grid knobs. Lines that coincide
+  stay visible: each has its own colour, marker and line style, and markers shrink from
+  line to line, so equal points show as concentric rings. A flat gain panel gets a
+  readable scale around its value instead of a zoom into rounding noise.
+* `plot_automation`: knob automation curves over a waveform (for `render --automate`).
+
+matplotlib is imported only when a plot is drawn (never pyplot, so no display is ever
+opened and no global backend is changed); without it, `PlotUnavailable` says how to get
+it. PNGs are written atomically and carry no timestamp.
 """
 
 from __future__ import annotations
 
+import io
 import math
-import struct
-import zlib
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["WIDTH", "HEIGHT", "COLORS", "BACKGROUND", "AXIS", "loudness_png", "line_chart", "encode_png", "decode_png"]
+from ..atomic import atomic_write_bytes
+from ..errors import LegacyError
 
-WIDTH, HEIGHT = 640, 480
-BACKGROUND = (255, 255, 255)
-AXIS = (0, 0, 0)
-COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-          (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 50, 20, 20, 30
-TICK = 5
+__all__ = ["PLOT_FIX", "PlotUnavailable", "PlotSkippedWarning", "loudness_figure", "loudness_png", "plot_automation"]
 
-
-def encode_png(image: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 → PNG bytes."""
-    image = np.ascontiguousarray(image, dtype=np.uint8)
-    h, w, c = image.shape
-    if c != 3:
-        raise ValueError("expected an RGB image")
-    raw = b"".join(b"\x00" + image[y].tobytes() for y in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+PLOT_FIX = "pip install matplotlib (or install nam-legacy with its [plot] extra)"
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+_STYLES = ("-", "--", "-.", ":")
+_FLAT_GAIN_SPAN = 0.1  # the gain axis shows at least this much around a flat line
+_MAX_POINTS = 4000  # curve points drawn
+_COLUMNS = 1500  # waveform columns (min/max of each): about one per pixel
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes written by encode_png (8-bit RGB, filter 0) → (H, W, 3) uint8; checks CRCs."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    pos, idat, header = 8, b"", None
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        (crc,) = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
-        if crc != zlib.crc32(kind + body) & 0xFFFFFFFF:
-            raise ValueError(f"bad CRC in {kind!r}")
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            break
-        pos += 12 + n
-    if header is None or header[2:] != (8, 2, 0, 0, 0):
-        raise ValueError("only 8-bit RGB, non-interlaced PNGs are read")
-    w, h = header[0], header[1]
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + 3 * w)
-    if np.any(raw[:, 0] != 0):
-        raise ValueError("only filter type 0 is read")
-    return raw[:, 1:].reshape(h, w, 3).copy()
+class PlotUnavailable(LegacyError):
+    """matplotlib is not installed, so no plot can be drawn."""
 
 
-class _Canvas:
-    def __init__(self, width: int, height: int):
-        self.img = np.empty((height, width, 3), dtype=np.uint8)
-        self.img[:] = BACKGROUND
-
-    def dot(self, x: int, y: int, color) -> None:
-        h, w, _ = self.img.shape
-        if 0 <= x < w and 0 <= y < h:
-            self.img[y, x] = color
-
-    def line(self, x0: int, y0: int, x1: int, y1: int, color) -> None:
-        """Bresenham."""
-        dx, dy = abs(x1 - x0), -abs(y1 - y0)
-        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-        err = dx + dy
-        while True:
-            self.dot(x0, y0, color)
-            if x0 == x1 and y0 == y1:
-                return
-            e2 = 2 * err
-            if e2 >= dy:
-                err += dy
-                x0 += sx
-            if e2 <= dx:
-                err += dx
-                y0 += sy
-
-    def square(self, x: int, y: int, r: int, color) -> None:
-        for yy in range(y - r, y + r + 1):
-            for xx in range(x - r, x + r + 1):
-                self.dot(xx, yy, color)
+class PlotSkippedWarning(UserWarning):
+    """A pack was written without its plot (matplotlib is missing)."""
 
 
-def _span(values: Sequence[float]) -> Tuple[float, float]:
-    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    pad = 0.05 * (hi - lo)
-    return lo - pad, hi + pad
+def _figure(width: float, height: float):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise PlotUnavailable(f"plots need matplotlib, which is not installed ({PLOT_FIX})") from None
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def _panel(canvas: _Canvas, box: Tuple[int, int, int, int], xs: Sequence[float],
-           series: Sequence[Sequence[Optional[float]]]) -> None:
-    """Axes (left and bottom), ticks, and one line per series of y values over xs."""
-    left, top, right, bottom = box
-    canvas.line(left, bottom, right, bottom, AXIS)
-    canvas.line(left, top, left, bottom, AXIS)
-    x_lo, x_hi = _span(list(xs))
-    ys = [y for s in series for y in s if y is not None and math.isfinite(y)]
-    y_lo, y_hi = _span(ys)
-
-    def px(x: float) -> int:
-        return int(round(left + (x - x_lo) / (x_hi - x_lo) * (right - left)))
-
-    def py(y: float) -> int:
-        return int(round(bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top)))
-
-    for x in xs:
-        canvas.line(px(x), bottom, px(x), bottom + TICK, AXIS)
-    for k in range(5):
-        y = y_lo + (y_hi - y_lo) * (k + 0.5) / 5
-        canvas.line(left - TICK, py(y), left, py(y), AXIS)
-    for i, s in enumerate(series):
-        color = COLORS[i % len(COLORS)]
-        points = [(px(x), py(y)) for x, y in zip(xs, s) if y is not None and math.isfinite(y)]
-        for (a, b), (c, d) in zip(points, points[1:]):
-            canvas.line(a, b, c, d, color)
-        for a, b in points:
-            canvas.square(a, b, 2, color)
-
-
-def line_chart(xs: Sequence[float], panels: Sequence[Sequence[Sequence[Optional[float]]]],
-               width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
-    """An image with `len(panels)` stacked panels; each panel is a list of series over xs."""
-    canvas = _Canvas(width, height)
-    n = max(1, len(panels))
-    band = height // n
-    for k, series in enumerate(panels):
-        box = (MARGIN_LEFT, k * band + MARGIN_TOP, width - MARGIN_RIGHT, (k + 1) * band - MARGIN_BOTTOM)
-        _panel(canvas, box, xs, series)
-    return canvas.img
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    # no "Software" text (the matplotlib version) and no date: the bytes depend only on
+    # the data and the renderer
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
 
 
 def _number(v: Any) -> Optional[float]:
@@ -160,19 +70,191 @@ def _number(v: Any) -> Optional[float]:
     return f if math.isfinite(f) else None
 
 
-def loudness_png(grid: Sequence[Tuple[str, Sequence[float]]],
-                 points: Sequence[Tuple[Mapping[str, float], Any, Any]]) -> bytes:
-    """The pack's plot: loudness (and gain, when any is known) against the first grid knob,
-    one line per combination of the other grid knobs. `points`: (knobs, loudness, gain)."""
+def _value(v: float) -> str:
+    return f"{v:g}"
+
+
+def _knob_label(name: str, spec: Optional[Mapping[str, Any]]) -> str:
+    if spec is None:
+        return f"{name} (knob value)"
+    if spec.get("type") == "boolean":
+        return f"{name} (switch: 0 = off, 1 = on)"
+    lo, hi = spec.get("minval"), spec.get("maxval")
+    if lo is None or hi is None:
+        return f"{name} (knob value)"
+    return f"{name} (knob value, range {_value(lo)} to {_value(hi)})"
+
+
+def _lines(grid, points):
+    """{combination of the other grid knobs: [(x, loudness, gain)]} in grid order."""
     first, xs = grid[0][0], list(grid[0][1])
     others = [name for name, _ in grid[1:]]
     lines: Dict[Tuple[float, ...], Dict[float, Tuple[Optional[float], Optional[float]]]] = {}
     for knobs, loud, gain in points:
-        key = tuple(knobs[n] for n in others)
-        lines.setdefault(key, {})[knobs[first]] = (_number(loud), _number(gain))
-    loudness = [[line.get(x, (None, None))[0] for x in xs] for line in lines.values()]
-    gain = [[line.get(x, (None, None))[1] for x in xs] for line in lines.values()]
-    panels: List = [loudness]
-    if any(g is not None for s in gain for g in s):
-        panels.append(gain)
-    return encode_png(line_chart(xs, panels))
+        key = tuple(float(knobs[n]) for n in others)
+        lines.setdefault(key, {})[float(knobs[first])] = (_number(loud), _number(gain))
+    return others, xs, lines
+
+
+def _colors(n: int):
+    from matplotlib import colormaps
+
+    if n <= 10:
+        cmap = colormaps["tab10"]
+        return [cmap(i) for i in range(n)]
+    cmap = colormaps["viridis"]  # many lines: an ordered colour scale follows the combination order
+    return [cmap(i / (n - 1) * 0.9) for i in range(n)]
+
+
+def _series(ax, xs, lines, which: int, colors, labels) -> List[float]:
+    values = []
+    n = len(lines)
+    for k, ((key, line), color, label) in enumerate(zip(lines.items(), colors, labels)):
+        ys = [line.get(x, (None, None))[which] for x in xs]
+        ys = [np.nan if y is None else y for y in ys]
+        values += [y for y in ys if not np.isnan(y)]
+        size = 11 - 6 * k / max(1, n - 1)  # later lines smaller: coinciding points show as rings
+        ax.plot(xs, ys, color=color, marker=_MARKERS[k % len(_MARKERS)], markersize=size, markerfacecolor="none",
+                markeredgewidth=1.4, linestyle=_STYLES[k % len(_STYLES)], linewidth=1.3, label=label)
+    return values
+
+
+def loudness_png(grid, points, *, title: str, knobs=None, fixed=None) -> bytes:
+    """The pack's plot (`loudness_figure`) as PNG bytes."""
+    return _png(loudness_figure(grid, points, title=title, knobs=knobs, fixed=fixed))
+
+
+def loudness_figure(
+    grid: Sequence[Tuple[str, Sequence[float]]],
+    points: Sequence[Tuple[Mapping[str, float], Any, Any]],
+    *,
+    title: str,
+    knobs: Optional[Sequence[Mapping[str, Any]]] = None,
+    fixed: Optional[Mapping[str, float]] = None,
+):
+    """The pack's plot as a matplotlib Figure (Agg canvas).
+
+    :param grid: (knob name, values) in the pack's grid order; the first is the x axis.
+    :param points: (all knob values, loudness, gain) per file; missing numbers are gaps.
+    :param title: names the model (e.g. its file and architecture).
+    :param knobs: the model's knob specs as JSON (name, type, default, minval, maxval),
+        for the axis label's range.
+    :param fixed: knobs off the grid and the values they keep, shown under the title.
+    """
+    specs = {k["name"]: k for k in (knobs or [])}
+    others, xs, lines = _lines(grid, points)
+    if not lines:
+        raise ValueError("nothing to plot")
+    fig = _figure(9.0, 7.0 if len(lines) <= 12 else 8.5)
+    labels = [", ".join(f"{n}={_value(v)}" for n, v in zip(others, key)) or "loudness / gain" for key in lines]
+    colors = _colors(len(lines))
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    heading = title
+    if fixed:
+        heading += "\nother knobs at their defaults: " + ", ".join(f"{n}={_value(v)}" for n, v in sorted(fixed.items()))
+    fig.suptitle(heading, fontsize=11)
+
+    loud = _series(top, xs, lines, 0, colors, labels)
+    top.set_ylabel("loudness (dB RMS)")
+    top.set_title("output loudness on current NAM's test signal", fontsize=9, loc="left")
+    gain = _series(bottom, xs, lines, 1, colors, labels)
+    bottom.set_ylabel("gain (0 = linear, 1 = compressed)")
+    bottom.set_title("gain: how much the output level ignores the input level", fontsize=9, loc="left")
+    if gain:
+        lo, hi = min(gain), max(gain)
+        if hi - lo < _FLAT_GAIN_SPAN:  # flat: show it against a readable scale, not rounding noise
+            mid = min(max((lo + hi) / 2, _FLAT_GAIN_SPAN / 2), 1 - _FLAT_GAIN_SPAN / 2)  # gain is in [0, 1]
+            bottom.set_ylim(mid - _FLAT_GAIN_SPAN / 2 - 0.01, mid + _FLAT_GAIN_SPAN / 2 + 0.01)
+            if len(lines) > 1 and len({round(v, 6) for v in gain}) == 1:
+                bottom.text(0.99, 0.05, f"all {len(lines)} lines coincide at {_value(round(gain[0], 6))}",
+                            transform=bottom.transAxes, ha="right", va="bottom", fontsize=8, color="0.3")
+    for ax in (top, bottom):
+        ax.grid(True, color="0.88", linewidth=0.8)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([_value(x) for x in xs])
+    if not loud:
+        top.text(0.5, 0.5, "no loudness values", transform=top.transAxes, ha="center")
+    bottom.set_xlabel(_knob_label(grid[0][0], specs.get(grid[0][0])))
+    if others:
+        top.legend(title=", ".join(others), fontsize=8, title_fontsize=8, loc="upper left",
+                   bbox_to_anchor=(1.01, 1.0), ncols=1 if len(lines) <= 16 else 2, frameon=False)
+    return fig
+
+
+def plot_automation(
+    path: Union[str, Path],
+    audio: Any,
+    rate: float,
+    curves: Mapping[str, Any],
+    title: str,
+) -> Path:
+    """Knob automation curves over a waveform, as a PNG at `path` (written atomically).
+
+    :param audio: mono samples (1-D).
+    :param rate: samples per second (the time axis).
+    :param curves: knob name → its values over the same span of time: one per sample or
+        fewer (e.g. one per block), spread evenly over the audio's duration.
+    :param title: names the model and the render.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    if x.ndim == 2 and 1 in x.shape:
+        x = x.reshape(-1)
+    if x.ndim != 1:
+        raise ValueError(f"audio must be mono (1-D), got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError("audio has no samples")
+    if not (rate and math.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate must be a positive number, got {rate!r}")
+    if not curves:
+        raise ValueError("no automation curves to plot")
+    prepared = {}
+    for name, values in curves.items():
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.size == 0:
+            raise ValueError(f"curve {name!r} has no values")
+        prepared[str(name)] = v
+    duration = x.size / rate
+    fig = _figure(10.0, 5.0)
+    ax = fig.subplots()
+    t, lo, hi = _envelope(x, duration)
+    ax.fill_between(t, lo, hi, facecolor="0.7", edgecolor="0.7", linewidth=0.6, label="audio (min/max)", step="mid")
+    peak = float(np.nanmax(np.abs(x))) or 1.0
+    ax.set_ylim(-1.08 * peak, 1.08 * peak)
+    ax.set_xlim(0, duration)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("audio (sample value)")
+    knob_ax = ax.twinx()
+    colors = _colors(len(prepared))
+    for k, ((name, v), color) in enumerate(zip(prepared.items(), colors)):
+        ct = (np.arange(v.size) + 0.5) * (duration / v.size)  # each value at the middle of its span
+        if v.size > _MAX_POINTS:
+            idx = np.linspace(0, v.size - 1, _MAX_POINTS).round().astype(int)
+            ct, v = ct[idx], v[idx]
+        knob_ax.plot(ct, v, color=color, linewidth=1.8, linestyle=_STYLES[k % len(_STYLES)], label=name,
+                     drawstyle="steps-mid" if v.size <= 64 else "default")
+    finite = np.concatenate([c[np.isfinite(c)] for c in prepared.values()] or [np.zeros(0)])
+    if finite.size:
+        a, b = float(finite.min()), float(finite.max())
+        pad = max(0.05 * (b - a), 0.05 if b == a else 0.0)
+        knob_ax.set_ylim(a - pad, b + pad)
+    knob_ax.set_ylabel("knob value")
+    handles = ax.get_legend_handles_labels()
+    knob_handles = knob_ax.get_legend_handles_labels()
+    fig.legend(handles[0] + knob_handles[0], handles[1] + knob_handles[1], fontsize=8, loc="outside lower center",
+               ncols=min(6, 1 + len(prepared)), frameon=False)
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, color="0.9", linewidth=0.8)
+    out = Path(path)
+    atomic_write_bytes(out, _png(fig))
+    return out
+
+
+def _envelope(x: np.ndarray, duration: float):
+    """(time, min, max) of the waveform in at most _COLUMNS columns."""
+    n = x.size
+    cols = min(n, _COLUMNS)
+    edges = np.linspace(0, n, cols + 1).astype(int)
+    lo = np.minimum.reduceat(x, edges[:-1])
+    hi = np.maximum.reduceat(x, edges[:-1])
+    t = (edges[:-1] + edges[1:]) / 2 / n * duration
+    return t, lo, hi
