@@ -131,10 +131,12 @@ def cmd_pack(args) -> int:
     if args.json:
         print(json_text({"output": str(args.output), "files": len(manifest["files"]),
                           "written": len(manifest["written"]), "skipped": manifest["skipped"],
-                          "manifest": str(Path(args.output) / "manifest.json")}))
+                          "manifest": str(Path(args.output) / "manifest.json"), "plot": manifest["plot"],
+                          "warnings": manifest["warnings"]}))
     else:
+        plot = f" and {manifest['plot']}" if manifest["plot"] else " (no plot)"
         print(f"wrote {len(manifest['written'])} of {len(manifest['files'])} files to {args.output} "
-              f"({manifest['skipped']} already complete), manifest.json and {manifest['plot']}")
+              f"({manifest['skipped']} already complete), manifest.json{plot}")
     return 0
 
 
@@ -182,5 +184,5 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--output", required=True, metavar="DIR",
                    help="the pack folder (created inside an existing folder; an unfinished pack of the same model "
                    "and settings there is resumed)")
-    add_overwrite(p, "a folder that is not this pack's to resume, whole")
+    add_overwrite(p, "a pack of another model or other settings in DIR, whole (a folder that is not a pack, never)")
     p.set_defaults(run=cmd_pack)

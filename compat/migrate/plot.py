@@ -25,7 +25,15 @@ import numpy as np
 from ..atomic import atomic_write_bytes
 from ..errors import LegacyError
 
-__all__ = ["PLOT_FIX", "PlotUnavailable", "PlotSkippedWarning", "loudness_figure", "loudness_png", "plot_automation"]
+__all__ = [
+    "PLOT_FIX",
+    "PlotSkippedWarning",
+    "PlotUnavailable",
+    "automation_figure",
+    "loudness_figure",
+    "loudness_png",
+    "plot_automation",
+]
 
 PLOT_FIX = "pip install matplotlib (or install nam-legacy with its [plot] extra)"
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
@@ -196,6 +204,14 @@ def plot_automation(
         fewer (e.g. one per block), spread evenly over the audio's duration.
     :param title: names the model and the render.
     """
+    out = Path(path)
+    atomic_write_bytes(out, _png(automation_figure(audio, rate, curves, title)))
+    return out
+
+
+def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title: str):
+    """plot_automation's figure (Agg canvas): the waveform as a min/max envelope (left
+    axis, sample value), each knob's curve on the right axis, time in seconds below."""
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 2 and 1 in x.shape:
         x = x.reshape(-1)
@@ -218,7 +234,8 @@ def plot_automation(
     ax = fig.subplots()
     t, lo, hi = _envelope(x, duration)
     ax.fill_between(t, lo, hi, facecolor="0.7", edgecolor="0.7", linewidth=0.6, label="audio (min/max)", step="mid")
-    peak = float(np.nanmax(np.abs(x))) or 1.0
+    level = np.abs(x[np.isfinite(x)])
+    peak = float(level.max()) if level.size and level.max() > 0 else 1.0
     ax.set_ylim(-1.08 * peak, 1.08 * peak)
     ax.set_xlim(0, duration)
     ax.set_xlabel("time (s)")
@@ -244,9 +261,7 @@ def plot_automation(
                ncols=min(6, 1 + len(prepared)), frameon=False)
     ax.set_title(title, fontsize=11)
     ax.grid(True, color="0.9", linewidth=0.8)
-    out = Path(path)
-    atomic_write_bytes(out, _png(fig))
-    return out
+    return fig
 
 
 def _envelope(x: np.ndarray, duration: float):

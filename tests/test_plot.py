@@ -1,0 +1,171 @@
+"""Plots (compat.migrate.plot, matplotlib off screen): the pack's loudness.png and the
+knob-automation plot. What the figures say (title, axis labels and units, tick values,
+legend, one line per combination, lines that coincide kept visible) is checked on the
+matplotlib objects; the PNG bytes are read back with Pillow (a matplotlib dependency)."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+from PIL import Image  # noqa: E402
+
+from compat.migrate.plot import (  # noqa: E402
+    PlotUnavailable,
+    automation_figure,
+    loudness_figure,
+    loudness_png,
+    plot_automation,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+GRID = [("drive", [0.0, 0.5, 1.0]), ("tone", [0.0, 1.0]), ("bright", [0.0, 1.0])]
+KNOBS = [{"name": "bright", "type": "boolean", "default": 0.0, "minval": None, "maxval": None},
+         {"name": "drive", "type": "continuous", "default": 0.3, "minval": 0.0, "maxval": 1.0},
+         {"name": "level", "type": "continuous", "default": 0.5, "minval": 0.0, "maxval": 1.0},
+         {"name": "tone", "type": "continuous", "default": 0.5, "minval": 0.0, "maxval": 1.0}]
+
+
+def points(gain=lambda d, t, b: 0.0, loud=lambda d, t, b: -30 + 10 * d - 4 * t + 2 * b):
+    return [({"drive": d, "tone": t, "bright": b, "level": 0.5}, loud(d, t, b), gain(d, t, b))
+            for d in (0.0, 0.5, 1.0) for t in (0.0, 1.0) for b in (0.0, 1.0)]
+
+
+def figure(**kw):
+    return loudness_figure(GRID, points(**kw), title="amp.ckpt (CatLSTM): the pack's 12 files", knobs=KNOBS,
+                           fixed={"level": 0.5})
+
+
+def test_loudness_figure_says_what_it_shows():
+    fig = figure()
+    top, bottom = fig.axes
+    assert "amp.ckpt (CatLSTM)" in fig.get_suptitle() and "level=0.5" in fig.get_suptitle()
+    assert top.get_ylabel() == "loudness (dB RMS)" and bottom.get_ylabel().startswith("gain (0 = linear, 1 = compressed")
+    assert bottom.get_xlabel() == "drive (knob value, range 0 to 1)"
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["0", "0.5", "1"]
+    assert [t.get_text() for t in top.get_yticklabels()]  # tick values on the loudness axis
+    legend = top.get_legend()
+    assert legend.get_title().get_text() == "tone, bright"
+    assert [t.get_text() for t in legend.get_texts()] == ["tone=0, bright=0", "tone=0, bright=1",
+                                                          "tone=1, bright=0", "tone=1, bright=1"]
+    lines = top.get_lines()
+    assert len(lines) == 4 and len(bottom.get_lines()) == 4
+    # the data: loudness against drive, one line per (tone, bright)
+    assert list(lines[1].get_xdata()) == [0.0, 0.5, 1.0]
+    assert list(lines[1].get_ydata()) == [-28.0, -23.0, -18.0]
+
+
+def test_coinciding_gain_lines_stay_visible():
+    fig = figure()  # every gain is 0.0: four identical lines
+    bottom = fig.axes[1]
+    lines = bottom.get_lines()
+    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines}) == 4
+    sizes = [ln.get_markersize() for ln in lines]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4  # concentric rings
+    assert all(ln.get_markerfacecolor() == "none" for ln in lines)
+    lo, hi = bottom.get_ylim()
+    assert hi - lo >= 0.1 and -0.03 <= lo <= 0 and hi <= 0.15  # a readable scale, inside [0, 1]
+    assert any("all 4 lines coincide at 0" in t.get_text() for t in bottom.texts)
+
+
+def test_varying_gain_is_not_flattened():
+    fig = figure(gain=lambda d, t, b: 0.2 + 0.5 * d * (1 + t))
+    lo, hi = fig.axes[1].get_ylim()
+    assert lo <= 0.2 and hi >= 1.2 and not fig.axes[1].texts
+
+
+def test_flat_gain_near_one_keeps_inside_the_range():
+    lo, hi = figure(gain=lambda d, t, b: 1.0).axes[1].get_ylim()
+    assert hi <= 1.02 and hi - lo >= 0.1
+
+
+def test_one_knob_grid_and_gaps():
+    pts = [({"drive": 0.0}, -20.0, 0.1), ({"drive": 1.0}, None, None)]
+    fig = loudness_figure([("drive", [0.0, 1.0])], pts, title="m")
+    (line,) = fig.axes[0].get_lines()
+    assert fig.axes[0].get_legend() is None and np.isnan(line.get_ydata()[1])
+    assert fig.axes[1].get_xlabel() == "drive (knob value)"
+
+
+def test_png_bytes():
+    data = loudness_png(GRID, points(), title="t", knobs=KNOBS)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size == (900, 700)
+    pixels = np.asarray(image.convert("RGB"))
+    assert (pixels < 128).any() and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20  # text and coloured lines
+    assert "Software" not in image.info and loudness_png(GRID, points(), title="t", knobs=KNOBS) == data
+
+
+def test_many_lines_get_an_ordered_colour_scale():
+    grid = [("drive", [0.0, 1.0]), ("tone", [i / 11 for i in range(12)])]
+    pts = [({"drive": d, "tone": t}, -20 - d - t, 0.5) for d in (0.0, 1.0) for t in grid[1][1]]
+    lines = loudness_figure(grid, pts, title="m").axes[0].get_lines()
+    assert len(lines) == 12 and len({ln.get_color() for ln in lines}) == 12
+
+
+def test_automation_figure():
+    rate = 1000
+    audio = np.sin(np.linspace(0, 60, 2500))
+    curves = {"drive": np.linspace(0, 1, 2500), "bright": np.array([0.0, 0.0, 1.0, 1.0, 1.0])}
+    fig = automation_figure(audio, rate, curves, "amp.nam: automation")
+    ax, knob_ax = fig.axes
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "audio (sample value)"
+    assert knob_ax.get_ylabel() == "knob value" and ax.get_title() == "amp.nam: automation"
+    drive, bright = knob_ax.get_lines()
+    assert (drive.get_label(), bright.get_label()) == ("drive", "bright")
+    assert ax.get_xlim() == (0.0, 2.5)
+    xs = bright.get_xdata()
+    assert np.allclose(xs, [0.25, 0.75, 1.25, 1.75, 2.25])  # block values spread over the 2.5 s
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["audio (min/max)", "drive", "bright"]
+    lo, hi = knob_ax.get_ylim()
+    assert lo < 0 and hi > 1
+
+
+def test_plot_automation_writes_a_png(tmp_path):
+    out = plot_automation(tmp_path / "a.png", np.zeros(48_000 * 3), 48_000, {"tone": np.full(100, 0.5)}, "silence")
+    image = Image.open(out)
+    assert out == tmp_path / "a.png" and image.format == "PNG" and image.size == (1000, 500)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # written atomically, nothing left beside
+
+
+@pytest.mark.parametrize("audio, rate, curves, message", [
+    (np.zeros(0), 48_000, {"a": [0]}, "no samples"),
+    (np.zeros((2, 10)), 48_000, {"a": [0]}, "mono"),
+    (np.zeros(10), 0, {"a": [0]}, "rate"),
+    (np.zeros(10), float("nan"), {"a": [0]}, "rate"),
+    (np.zeros(10), 48_000, {}, "no automation curves"),
+    (np.zeros(10), 48_000, {"a": []}, "'a' has no values"),
+])
+def test_automation_rejects(audio, rate, curves, message):
+    with pytest.raises(ValueError, match=message):
+        automation_figure(audio, rate, curves, "x")
+
+
+def test_without_matplotlib(monkeypatch):
+    for name in [n for n in sys.modules if n == "matplotlib" or n.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(PlotUnavailable, match=r"pip install matplotlib"):
+        loudness_png(GRID, points(), title="t")
+    with pytest.raises(PlotUnavailable):
+        plot_automation("/nonexistent/x.png", np.zeros(10), 10, {"a": [0]}, "t")
+
+
+def test_never_a_display(tmp_path):
+    """No pyplot, no GUI backend: drawing works with a GUI backend requested and no display."""
+    script = (
+        "import sys, numpy as np\n"
+        "from compat.migrate.plot import loudness_png, plot_automation\n"
+        "loudness_png([('d', [0, 1])], [({'d': 0}, -1, 0), ({'d': 1}, -2, 0)], title='t')\n"
+        f"plot_automation({str(tmp_path / 'a.png')!r}, np.zeros(100), 100, {{'k': [0, 1]}}, 't')\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["MPLBACKEND"] = "TkAgg"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
