@@ -164,3 +164,34 @@ def test_date_and_layout(folded):
     assert current_metadata([]) == []
     with pytest.raises(TypeError):
         current_metadata([object()])
+
+
+def test_metadata_or_date_with_the_recording(folded):
+    """With the recording installed, migrate/pack's entry point is current_metadata itself."""
+    from compat.migrate.metadata import metadata_or_date, recording_missing
+
+    assert recording_missing() is None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and says nothing
+        assert metadata_or_date(folded[5:7], date=DATE) == current_metadata(folded[5:7], date=DATE)
+
+
+def test_metadata_or_date_without_the_recording(folded, monkeypatch):
+    import compat.migrate.metadata as md
+    import nam_legacy.models._resources as resources
+    from compat.migrate.metadata import LoudnessSkippedWarning, metadata_or_date, recording_missing
+
+    monkeypatch.setattr(resources, "DISTRIBUTION", "nam-legacy-test-no-such-distribution")
+    monkeypatch.setattr(md, "_INPUT", None)
+    reason = recording_missing()
+    assert reason and "\n" not in reason and "pip install --no-deps neural-amp-modeler==0.7.4" in reason
+    with pytest.warns(LoudnessSkippedWarning) as caught:
+        meta = metadata_or_date(folded[:3], date=DATE)
+    assert len(caught) == 1 and str(caught[0].message) == reason
+    assert meta == [{"date": {"year": 2026, "month": 1, "day": 2, "hour": 3, "minute": 4, "second": 5}}] * 3
+    from nam_legacy.models._resources import LoudnessInputMissing
+
+    with pytest.raises(LoudnessInputMissing):
+        current_metadata(folded[:1], date=DATE)  # the measuring function itself never pretends

@@ -582,3 +582,29 @@ def test_pack_without_matplotlib(tmp_path, stub, monkeypatch):
     assert manifest["plot"] is None and "pip install matplotlib" in manifest["plot_note"]
     assert not (tmp_path / PLOT).exists()  # no stale plot of other numbers
     assert json.loads((tmp_path / MANIFEST).read_text())["plot_note"] == manifest["plot_note"]
+
+
+# -------------------------------------------------------------------------------- byte stability
+
+
+def test_pack_bytes_do_not_depend_on_the_native_kernel(tmp_path, monkeypatch):
+    """`--date` gives the same bytes with the native LSTM kernel and without it
+    (NAM_LEGACY_NATIVE=0): the torch path repeats the kernel's arithmetic (lstm_batch.py)."""
+    from compat.migrate import native
+
+    legacy = load("catlstm")
+    made = {}
+    try:
+        for mode in ("1", "0"):
+            monkeypatch.setenv("NAM_LEGACY_NATIVE", mode)
+            native._reset()
+            if mode == "1" and native.lstm_cell() is None:
+                pytest.skip(f"the native kernel is not available here: {native.status()}")
+            out = tmp_path / mode
+            pack(legacy, ["drive=0,1"], out, source=case("catlstm")[0], date=DATE)
+            made[mode] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}  # plot included
+    finally:
+        native._reset()
+    assert made["1"] == made["0"]
+    loudness = [json.loads(made["1"][n])["metadata"]["loudness"] for n in ("drive-0.nam", "drive-1.nam")]
+    assert all(isinstance(v, float) for v in loudness) and loudness[0] != loudness[1]

@@ -4,18 +4,25 @@ A legacy parametric model folded at each point of a grid (compat.migrate.fold) g
 folder a player can page through:
 
     <dir>/bright-0_drive-0.25_tone-1.nam   one file per grid point (grid knobs, sorted names)
-    <dir>/manifest.json                    source, provenance, grid, per file: knobs, loudness, gain, sha256
-    <dir>/loudness.png                     loudness (and gain) against the first grid knob
+    <dir>/manifest.json                    source, provenance, grid, identity, per file: knobs, loudness, gain, sha256
+    <dir>/loudness.png                     loudness and gain against the first grid knob (matplotlib, optional)
 
 Every file is written under a temporary name and renamed into place, so a killed run never
-leaves a partial file at a final name. A journal (`.pack-state.json`, rewritten atomically
-after each file) records what was written; a re-run skips files whose content is known to
-be what it would write again (same source, knobs, options and date, same sha256 on disk),
-removes temporaries a killed run left, and finishes the pack. The journal is removed once
-the manifest is in place; a later re-run takes the same facts from the manifest.
+leaves a partial file at a final name. A journal (`.pack-state.json`, written first and
+rewritten atomically after each file) records what was written; a re-run skips files whose
+content is known to be what it would write again (same key, same sha256 on disk), removes
+temporaries a killed run left, and finishes the pack. The journal is removed once the
+manifest is in place; a later re-run takes the same facts from the manifest.
 
-Metadata (date, loudness, gain) comes from compat.migrate.metadata.current_metadata, called
-on chunks of folded models.
+A folder is resumed only when it holds a pack of the same model (a content hash of the
+model itself) and the same settings (source file, knob specs, grid, file version, initial
+state, a pinned date). Otherwise it is refused (PackFolderError), or with `overwrite`
+replaced whole: the new pack is built beside it and swapped in atomically. A folder that
+is not a pack of ours is never written into nor deleted. docs/migration.md has the rules.
+
+Metadata (date, loudness, gain) comes from compat.migrate.metadata, called on chunks of
+folded models; without upstream's recording the files carry the date only and one
+LoudnessSkippedWarning says how to add it.
 """
 
 from __future__ import annotations
