@@ -505,8 +505,8 @@ def test_extrapolating_warns_once_per_knob(tmp_path, stub):
         manifest = pack(load("catwavenet"), ["drive=0,1.5,2", "tone=-0.5,0.5"], tmp_path / "p", date=DATE,
                         allow_out_of_range=True)
     texts = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
-    assert texts == ["--grid drive: 1.5, 2 outside its range 0 to 1: extrapolating",
-                     "--grid tone: -0.5 outside its range 0 to 1: extrapolating"]
+    assert texts == ["knob drive: grid values 1.5, 2 outside its range 0 to 1: extrapolating",
+                     "knob tone: grid value -0.5 outside its range 0 to 1: extrapolating"]
     assert sorted(e["knobs"]["drive"] for e in manifest["files"]) == [0, 0, 1.5, 1.5, 2, 2]
     with pytest.raises(KnobError, match="boolean"):  # booleans never extrapolate
         pack(load("catwavenet"), ["bright=0.5"], tmp_path / "q", date=DATE, allow_out_of_range=True)

@@ -128,5 +128,5 @@ def test_grid_values_out_of_range(capsys, tmp_path, stub, grid, message):
 def test_extrapolate(capsys, tmp_path, stub):
     out = tmp_path / "p"
     code, stdout, err = run(capsys, "pack", *model(), "--grid", "drive=0,5", "--output", out, "--extrapolate", "--json")
-    assert code == 0 and "--grid drive: 5 outside its range 0 to 1: extrapolating" in one_line(err, "warning")
+    assert code == 0 and "knob drive: grid value 5 outside its range 0 to 1: extrapolating" in one_line(err, "warning")
     assert sorted(snapshot(out)) == sorted(["drive-0.nam", "drive-5.nam", MANIFEST, PLOT])

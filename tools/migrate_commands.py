@@ -24,7 +24,7 @@ from compat.outputs import check_output, input_paths
 
 from .flags import add_extrapolate, add_overwrite, epilog
 from .output import json_text
-from .report import format_knobs, knobs_json, number, show_progress
+from .report import format_knobs, knobs_json, show_progress
 
 __all__ = ["add_parsers", "cmd_migrate", "cmd_pack"]
 
@@ -84,33 +84,8 @@ def cmd_migrate(args) -> int:
     return 0
 
 
-def check_grid(specs, grid, *, allow_out_of_range: bool = False) -> None:
-    """Every grid value against its knob's spec, before any work: non-finite values and
-    booleans other than 0/1 are errors; continuous values outside the range are errors
-    too unless `allow_out_of_range`, then one OutOfRangeWarning per knob. Unknown names
-    are left to pack(), which lists the model's knobs."""
-    by_name = {s.name: s for s in specs}
-    report = []
-    for name, values in grid:
-        spec = by_name.get(name)
-        if spec is None:
-            continue
-        outside = []
-        for v in values:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                spec.check(v, allow_out_of_range=allow_out_of_range)
-            if any(issubclass(w.category, OutOfRangeWarning) for w in caught):
-                outside.append(number(v))
-        if outside:
-            report.append(f"knob {name}: grid value{'s' if len(outside) > 1 else ''} {', '.join(outside)} "
-                          f"outside its range {spec.allowed}: extrapolating")
-    for text in report:  # only once every value passed
-        warnings.warn(text, OutOfRangeWarning, stacklevel=2)
-
-
 def cmd_pack(args) -> int:
-    from compat.migrate.pack import parse_grid, pack
+    from compat.migrate.pack import check_grid, parse_grid, pack
 
     grid = parse_grid(args.grid)  # before loading: a bad grid is reported fast
     check_output(args.output, inputs=_inputs(args), overwrite=args.overwrite, folder=True, existing_folder_ok=True)

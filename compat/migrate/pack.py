@@ -300,7 +300,9 @@ def check_grid(specs: Sequence[KnobSpec], grid: Grid, *, allow_out_of_range: boo
     by_name = {s.name: s for s in specs}
     report = []
     for name, values in grid:
-        spec = by_name[name]
+        spec = by_name.get(name)
+        if spec is None:  # pack() names the model's knobs
+            continue
         outside = []
         for v in values:
             with warnings.catch_warnings():
@@ -310,7 +312,8 @@ def check_grid(specs: Sequence[KnobSpec], grid: Grid, *, allow_out_of_range: boo
                 except OutOfRangeWarning:
                     outside.append(format_value(v))
         if outside:
-            report.append(f"--grid {name}: {', '.join(outside)} outside its range {spec.allowed}: extrapolating")
+            report.append(f"knob {name}: grid value{'s' if len(outside) > 1 else ''} {', '.join(outside)} "
+                          f"outside its range {spec.allowed}: extrapolating")
     for text in report:  # only once every value has passed
         warnings.warn(text, OutOfRangeWarning, stacklevel=3)
 
