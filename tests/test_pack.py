@@ -540,7 +540,7 @@ def test_pack_without_the_recording(tmp_path, no_recording, monkeypatch):
     said = [str(x.message) for x in caught]
     assert len(said) == 1 and issubclass(caught[0].category, LoudnessSkippedWarning)
     assert "pip install --no-deps neural-amp-modeler==0.7.4" in said[0] and "\n" not in said[0]
-    assert manifest["warnings"] == said and manifest["plot"] is None and "not measured" in manifest["plot_note"]
+    assert manifest["warnings"] == said and manifest["plot"] is None and "no loudness or gain to plot" in manifest["plot_note"]
     assert manifest["metadata"] == {"loudness_and_gain": "skipped", "note": said[0]}
     assert _names(out) == sorted(n for n in _expected_names(["drive=0,1", "tone=0,1"]) if n != PLOT)
     for e in manifest["files"]:

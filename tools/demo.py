@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable, Dict, List
 
@@ -119,25 +120,21 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None]) -> Dict:
 def _migrate(legacy, work: Path, outdir: Path, say, final) -> Dict:
     """A current-NAM snapshot at the default knobs and a small knob-grid pack with its plot."""
     from compat.migrate import fold, write_nam
+    from compat.migrate.metadata import LoudnessSkippedWarning, recording_missing
     from compat.migrate.pack import current_metadata, migrated_document, pack
-    from nam_legacy.models._resources import LoudnessInputMissing
 
     folded = fold(legacy, [k.default for k in legacy.knobs])
-    try:
-        (meta,) = current_metadata([folded])
-        metadata_fn, skipped = None, None
-    except LoudnessInputMissing as e:
-        # Loudness and gain are measured on upstream's recording, which we do not ship.
-        skipped = str(e)
-        meta = {}
-        metadata_fn = lambda models, date=None: [{} for _ in models]  # noqa: E731
+    # Loudness and gain are measured on upstream's recording, which we do not ship; without
+    # it the files are written without them and the library warns (once: the pack's is muted).
+    skipped = recording_missing()
+    (meta,) = current_metadata([folded])
     snapshot = write_nam(work / "migrated-defaults.nam", migrated_document(folded, legacy, meta, version="0.7.0", source=CHECKPOINT))
     say(f"Migrated to current NAM ({folded.architecture}, .nam 0.7.0) at the default knobs: {final(snapshot)}")
-    manifest = pack(legacy, list(PACK_GRID), work / "pack", source=CHECKPOINT, progress=say is print and show_progress(),
-                    metadata_fn=metadata_fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LoudnessSkippedWarning)
+        manifest = pack(legacy, list(PACK_GRID), work / "pack", source=CHECKPOINT, progress=say is print and show_progress())
     files = [f["file"] for f in manifest["files"]]
+    plot = f" and {manifest['plot']}" if manifest["plot"] else f" ({manifest['plot_note']})"
     say(f"Wrote a {' x '.join(g.split('=')[0] for g in PACK_GRID)} pack of {len(files)} current-NAM files, "
-        f"manifest.json and loudness.png to {(outdir / 'pack').resolve()}")
-    if skipped:
-        say(f"Loudness/gain metadata skipped: {skipped}")
+        f"manifest.json{plot} to {(outdir / 'pack').resolve()}")
     return {"snapshot": final(snapshot), "pack": str(outdir / "pack"), "pack_files": files, "metadata_skipped": skipped}

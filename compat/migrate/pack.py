@@ -653,7 +653,7 @@ def _draw(folder: Path, grid: Grid, entries, legacy, source, specs, measured: st
 
     note = None
     if measured == "skipped":
-        note = "no plot: loudness and gain were not measured (upstream's loudness_input.wav is not installed)"
+        note = "no plot: without upstream's loudness_input.wav there is no loudness or gain to plot"
     elif not any(_finite(e.loudness) for e in entries):
         note = "no plot: the metadata has no loudness values"
     else:
