@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+import torch
+
 from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.models.parametric.params import Param
 from nam_legacy.releases import DEFAULT, ReleaseProfile
@@ -40,6 +42,7 @@ FORMATS = ("nam", "dir", "header", "parametric-nam")
 # formula's value for a linear "model", ~-6e-8 clipped to 0
 IDENTITY_LOUDNESS = -14.968025207519531
 IDENTITY_GAIN = 0.0
+_GAIN_STEPS = 11  # BaseNet._metadata_gain measures at linspace(0, 1, 11)
 
 
 def default_release(architecture: str, fmt: str) -> ReleaseProfile:
@@ -83,15 +86,30 @@ def measures_its_input(model) -> bool:
 
 def _use_identity_metadata(model) -> None:
     """The stored values in place of measuring the recording (instance attributes, so
-    only this export's model is affected)."""
+    only this export's model is affected).
+
+    Each value still asks the model's own `_at_nominal_settings`, as upstream did (once for
+    the loudness, once per gain step: the same 12 calls and log records), on a one-sample
+    probe: only when that returns its input unchanged is the constant used; otherwise the
+    recording is measured as before."""
+    measured_loudness, measured_gain = model._metadata_loudness, model._metadata_gain
+    probe = torch.zeros(1)
+
+    def identity() -> bool:
+        return model._at_nominal_settings(probe) is probe
 
     def loudness(gain: float = 1.0, db: bool = True) -> float:
-        if gain != 1.0 or not db:  # _get_non_user_metadata asks for nothing else
-            raise NotImplementedError("only the recording's loudness in dB is stored")
-        return IDENTITY_LOUDNESS
+        if gain == 1.0 and db and identity():
+            return IDENTITY_LOUDNESS
+        return measured_loudness(gain=gain, db=db)
+
+    def gain() -> float:
+        if all([identity() for _ in range(_GAIN_STEPS)]):
+            return IDENTITY_GAIN
+        return measured_gain()
 
     model._metadata_loudness = loudness
-    model._metadata_gain = lambda: IDENTITY_GAIN
+    model._metadata_gain = gain
 
 
 def _params(legacy: LegacyModel):

@@ -114,3 +114,20 @@ def test_zero_knob_catlstm_export_still_needs_the_recording(tmp_path, no_recordi
         model = CatLSTM(3, input_size=1, num_layers=1).eval()
     with pytest.raises(LoudnessInputMissing):
         model._metadata_loudness()
+
+
+def test_the_constants_still_ask_the_model(tmp_path, caplog):
+    """Upstream's 12 calls of _at_nominal_settings (loudness, 11 gains) still happen, with
+    their log records; the constants are used only because they return the input."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="nam_legacy"):
+        _export("catlstm", "0.7.4", tmp_path / "a.nam")
+    assert sum("Nominal settings aren't defined" in r.getMessage() for r in caplog.records) == 12
+
+
+@pytest.mark.skipif(not _recording_installed(), reason="upstream's loudness_input.wav is not installed")
+def test_a_model_that_is_not_the_identity_is_measured(tmp_path, monkeypatch):
+    monkeypatch.setattr(CatLSTM, "_at_nominal_settings", lambda self, x: 0.5 * x)
+    meta = json.loads(_export("catlstm", "0.7.4", tmp_path / "a.nam").read_text())["metadata"]
+    assert meta["loudness"] != IDENTITY_LOUDNESS and abs(meta["loudness"] - (IDENTITY_LOUDNESS - 6.0206)) < 1e-3
