@@ -189,16 +189,35 @@ def _lines(text):
     return text.split("\n")
 
 
-def test_unknown_or_missing_lines_name_the_line():
+def test_unknown_or_missing_declarations_name_the_line():
     lines = _lines(LSTM_HEADER)
-    _raises(CorruptFileError, "\n".join(lines[:7] + ["const int BOGUS = 1;"] + lines[8:]), "line 8", "INPUT_SIZE")
-    _raises(CorruptFileError, "\n".join(lines[:3]), "ends early")
-    _raises(CorruptFileError, LSTM_HEADER + "int main() {}\n", "after PARAMS")
-    _raises(CorruptFileError, "#pragma once\n// hand-written\n", "line 2")
-    _raises(CorruptFileError, "#pragma twice\n", "line 1")
-    _raises(CorruptFileError, LSTM_HEADER.replace('"lstm.h"', '"gru.h"'), "line 5")
-    _raises(CorruptFileError, LSTM_HEADER.replace("PARAMS{", "PARAMS {"), "PARAMS")
-    _raises(CorruptFileError, LSTM_HEADER.replace(")\");", ""), "ends early")
+    _raises(CorruptFileError, "\n".join(lines[:7] + ["const int BOGUS = 1;"] + lines[8:]), "line 8", "BOGUS")
+    _raises(CorruptFileError, "\n".join(lines[:7] + lines[8:]), "no INPUT_SIZE declaration")
+    _raises(CorruptFileError, "\n".join(lines[:3]), "no #define PYTHON_MODEL_VERSION")
+    _raises(CorruptFileError, "\n".join(lines[:6]), "no NUM_LAYERS declaration")
+    _raises(CorruptFileError, LSTM_HEADER + "int main() {}\n", "main")
+    _raises(CorruptFileError, "#pragma once\n// hand-written\n", "PYTHON_MODEL_VERSION")
+    _raises(CorruptFileError, "#pragma twice\n", "line 1", "twice")
+    _raises(CorruptFileError, "#pragma once\n#ifndef X\n", "line 2", "#ifndef")
+    _raises(CorruptFileError, LSTM_HEADER.replace('#include "lstm.h"', '#include "wavenet.h"'), "line 5", "wavenet.h")
+    _raises(CorruptFileError, LSTM_HEADER.replace(")\");", ""), "raw string", "not closed")
+    _raises(CorruptFileError, LSTM_HEADER.replace("};", "};\nconst int NUM_LAYERS = 2;"), "declared twice")
+    _raises(CorruptFileError, LSTM_HEADER.replace("const int NUM_LAYERS", "const long NUM_LAYERS"), "line 7", "long")
+    _raises(CorruptFileError, LSTM_HEADER.replace("const int NUM_LAYERS", "const float NUM_LAYERS"), "line 7",
+            "declared as float")
+    _raises(CorruptFileError, LSTM_HEADER.replace("PARAMS{", "PARAMS{/* open"), "comment is not closed")
+    _raises(CorruptFileError, LSTM_HEADER.replace("};", ""), "not closed")
+    _raises(CorruptFileError, LSTM_HEADER.replace("#define PYTHON_MODEL_VERSION", "#define VERSION"), "line 6",
+            "VERSION")
+    _raises(CorruptFileError, "\n".join(lines[:6] + lines[5:]), "line 7", "defined twice")
+    _raises(CorruptFileError, LSTM_HEADER.replace("namespace", "") + "namespace m {\n", "namespace")
+
+
+def test_renamed_includes_and_other_headers_are_harmless():
+    """Includes tell nothing about the model: a plugin may keep its own paths."""
+    text = LSTM_HEADER.replace('#include "lstm.h"', '#include "NAM/lstm.h"\n#include <string>')
+    raw = read_cpp_header(text)
+    assert raw.architecture == "CatLSTM" and np.array_equal(raw.weights, read_cpp_header(LSTM_HEADER).weights)
 
 
 def test_plain_models_are_not_parametric():
@@ -212,12 +231,16 @@ def test_values():
             "PARAMETRIC.bright.default_value")
     _raises(ConfigError, LSTM_HEADER.replace("INPUT_SIZE = 4", "INPUT_SIZE = 3"), "header.input_size", "1 + the 3")
     _raises(WeightsMismatchError, LSTM_HEADER.replace("HIDDEN_SIZE = 8", "HIDDEN_SIZE = 9"), "PARAMS")
-    _raises(CorruptFileError, LSTM_HEADER.replace("NUM_LAYERS = 2", "NUM_LAYERS = 2.0"), "line 7")
-    _raises(CorruptFileError, LSTM_HEADER.replace("NUM_LAYERS = 2", "NUM_LAYERS = 99999999999999999999999"), "line 7")
+    _raises(CorruptFileError, LSTM_HEADER.replace("NUM_LAYERS = 2", "NUM_LAYERS = 2.0"), "line 7", "integer")
+    _raises(ConfigError, LSTM_HEADER.replace("NUM_LAYERS = 2", "NUM_LAYERS = 99999999999999999999999"),
+            "header.num_layers")
+    _raises(CorruptFileError, LSTM_HEADER.replace("NUM_LAYERS = 2", "NUM_LAYERS = 9" + "9" * 30), "line 7")
+    _raises(CorruptFileError, LSTM_HEADER.replace("NUM_LAYERS = 2", 'NUM_LAYERS = "2"'), "line 7")
     _raises(CorruptFileError, WAVENET_HEADER.replace("WITH_HEAD = false", "WITH_HEAD = true"), "WITH_HEAD")
     _raises(ConfigError, WAVENET_HEADER.replace('"Tanh", true', '"Transformer", true'), "LAYER_ARRAY_PARAMS[0].activation")
     _raises(CorruptFileError, WAVENET_HEADER.replace("{1, 2}", "{1, x}"), "line 8")
     _raises(CorruptFileError, WAVENET_HEADER.replace("true, false),", "true, false)"), "line 9", "','")
+    _raises(CorruptFileError, WAVENET_HEADER.replace('"Tanh", true, false)', '"Tanh", true, false,)'), "line 8")
     _raises(CorruptFileError, HYPER_HEADER.replace("DILATIONS{1,2,4}", "DILATIONS{1,2,4"), "line 12")
     _raises(ConfigError, HYPER_HEADER.replace('"Tanh"', '"Sigmoid"'), "header.net.activation")
 
@@ -225,14 +248,27 @@ def test_values():
 def test_weight_literals():
     parts = LSTM_HEADER.split("PARAMS{")
     body = parts[1].split("};")[0].split(", ")
-    for bad in ("0.5", "0x1p3f", "1e5f", "--1.0f", "0.5ff", "True"):
-        text = parts[0] + "PARAMS{" + ", ".join(body[:3] + [bad] + body[4:]) + "};\n"
-        _raises(CorruptFileError, text, "weight 3")
+    reference = read_cpp_header(LSTM_HEADER).weights
+
+    def with_weight(text):
+        return parts[0] + "PARAMS{" + ", ".join(body[:3] + [text] + body[4:]) + "};\n"
+
+    # every decimal spelling a compiler takes, read as float(digits) then rounded to float32
+    for good, value in (("0.5", 0.5), ("1e5f", 1e5), (".25F", 0.25), ("5.", 5.0), ("- 2.5e-1f", -0.25),
+                        ("+3", 3.0), ("0", 0.0), ("-0.0f", -0.0), ("1.5e+2", 150.0)):
+        raw = read_cpp_header(with_weight(good))
+        assert raw.weights[3] == np.float32(value) and np.signbit(raw.weights[3]) == np.signbit(value), good
+        assert np.array_equal(np.delete(raw.weights, 3), np.delete(reference, 3))
+    for bad, fragment in (("0x1p3f", "hexadecimal"), ("010", "octal"), ("1'000.0", "digit-separated"),
+                          ("--1.0f", "--1.0f"), ("0.5ff", "0.5ff"), ("True", "Python boolean"), ("0.5 f", "0.5 f"),
+                          ("1.0L", "1.0L"), ('"1"', "string"), ("", "nothing"), ("1.0f 2.0f", "1.0f 2.0f")):
+        _raises(CorruptFileError, with_weight(bad), "weight 3", fragment)
     special = parts[0] + "PARAMS{" + ", ".join(["nanf", "-inff", "inff"] + body[3:]) + "};\n"
     raw = read_cpp_header(special)
     assert np.isnan(raw.weights[0]) and raw.weights[1] == -np.inf and raw.weights[2] == np.inf
-    hyper = HYPER_HEADER.replace("PARAMS{", "PARAMS{1.0f,", 1)
-    _raises(CorruptFileError, hyper, "weight 0")
+    hyper = HYPER_HEADER.replace("PARAMS{", "PARAMS{1.0f,", 1)  # a spelling is fine, the count is not
+    _raises(WeightsMismatchError, hyper, "PARAMS", "more than")
+    _raises(CorruptFileError, HYPER_HEADER.replace("PARAMS{", "PARAMS{1.0,,", 1), "weight 1", "nothing")
 
 
 def test_version_rules():

@@ -61,7 +61,7 @@ def test_genuine_nam(path):
     assert raw.warnings == []
     # param config exactly as the file lists it (caller order, not sorted)
     assert raw.param_config == params and list(raw.param_config) == list(params) == ["tone", "drive", "bright"]
-    assert raw.weights.dtype == np.float64 and raw.weights.ndim == 1
+    assert raw.weights.dtype == np.float32 and raw.weights.ndim == 1  # streamed into one float32 array
     assert len(raw.weights) == expected_weight_count(raw.architecture, raw.net_config)
     doc = json.loads(path.read_text())
     assert raw.weights.tolist() == doc["weights"]
@@ -206,8 +206,13 @@ def test_memory_bombs_refused_before_building():
 
 
 def test_weight_limit(monkeypatch):
-    monkeypatch.setattr(nam_file, "MAX_WEIGHTS", 100)
-    _raises(UnsafeFileError, _doc(), "above the limit")
+    monkeypatch.setattr(nam_file, "MAX_TEXT_WEIGHTS", 100)
+    # config first (every release's order): refused from the config, before any weight is read
+    _raises(UnsafeFileError, _doc(), "needs 1001", "above the limit of 100")
+    # weights first: refused at the 101st value
+    doc = _doc()
+    weights_first = {"weights": doc.pop("weights"), **doc}
+    _raises(UnsafeFileError, weights_first, "more than 100 values", "above the limit")
 
 
 def test_file_limits(tmp_path, monkeypatch):
