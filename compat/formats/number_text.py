@@ -157,13 +157,17 @@ def _spelling_ok(check: bytes, values: np.ndarray, count: int, dialect: str, neg
             if tail.count(b"f,") + tail.count(b"F,") != suffixes:
                 return False
     infinite = np.isinf(values)
-    if infinite.any():
-        # An integer literal beyond the float range (Python: OverflowError; C++: ill-formed).
+    negative_zero = bool(np.any((values == 0) & np.signbit(values)))
+    if infinite.any() or negative_zero:
         fractional = np.zeros(count + 1, dtype=bool)
         marks = np.flatnonzero((arr == _DOT) | (arr == ord("e")) | (arr == ord("E")))
         fractional[np.searchsorted(commas, marks) - 1] = True
-        if np.any(infinite & ~fractional[:count] & (ends - starts + 1 > 300)):  # (nan/inf words are short)
+        integer = ~fractional[:count]
+        # An integer literal beyond the float range (Python: OverflowError; C++: ill-formed).
+        if np.any(infinite & integer & (ends - starts + 1 > 300)):  # (nan/inf words are short)
             return False
+        if negative_zero:  # "-0" is the integer 0 (Python's json; C++), so +0.0
+            values[integer & (values == 0)] = 0.0
     if negative_nan:  # float("-nan") keeps the sign; numpy's parser drops it
         values[np.isnan(values) & (first == _MINUS)] = -np.nan
     return True
