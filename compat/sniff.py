@@ -201,14 +201,14 @@ def _top_level_keys(chunks: Iterator[str]) -> Tuple[Set[str], bool, bool]:
         js.space()
         if js.cur.peek() == "}":
             return keys, True, True
-        while True:
+        while len(keys) < 4096:
             keys.add(js.string())
             if {"architecture", "weights"} <= keys:
                 return keys, False, True
             js.space()
             js.take(":", "':'")
             js.space()
-            js.value(None)
+            js.value(False)
             js.space()
             found = js.cur.peek()
             if found == "}":
@@ -217,6 +217,7 @@ def _top_level_keys(chunks: Iterator[str]) -> Tuple[Set[str], bool, bool]:
                 return keys, False, True
             js.take(",", "','")
             js.space()
+        return keys, False, True
     except LegacyError:
         return keys, False, js.cur.eof and bool(keys)
 

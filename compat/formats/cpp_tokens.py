@@ -21,7 +21,7 @@ from typing import Iterator, List, NamedTuple
 
 from ..errors import CorruptFileError, UnsafeFileError
 from .configs import MAX_CONFIG_BYTES, show
-from .text_stream import Cursor
+from .text_stream import Cursor, possessive
 
 __all__ = ["Lexer", "Token", "MAX_COMMENTS", "MAX_RAW_CHARS", "MAX_TOKENS"]
 
@@ -33,9 +33,9 @@ MAX_RAW_CHARS = MAX_CONFIG_BYTES  # the PARAMETRIC block
 _BLANK = re.compile(r"[ \t\f\v\r\n]*")
 _BLANK_IN_LINE = re.compile(r"[ \t\f\v\r]*")  # inside a directive a newline ends it
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PP_NUMBER = re.compile(r"\.?[0-9](?:[eEpP][-+]|[0-9A-Za-z_.']|)*")
+_PP_NUMBER = possessive(r"\.?[0-9](?:[eEpP][-+]|[0-9A-Za-z_.'])*+")
 _PUNCT = re.compile(r"::|[{}()\[\];,=<>+\-*&#.:!~?%^|/]")
-_STRING_BODY = re.compile(r'[^"\\\n]*(?:\\[^\n][^"\\\n]*)*')
+_STRING_BODY = possessive(r'[^"\\\n]*+(?:\\[^\n][^"\\\n]*+)*+')
 _RAW_DELIM = re.compile(r'[^ ()\\\t\v\f\r\n]{0,16}\(')
 _LIST_SPECIAL = re.compile(r"[/\\}]")
 _RAW_PREFIXES = ("R", "LR", "uR", "UR", "u8R")
@@ -169,8 +169,10 @@ class Lexer:
         buf, pos = cur.buf, cur.pos
         first_on_line = self.at_line_start
         self.at_line_start = False
-        m = _IDENT.match(buf, pos)
+        m = _IDENT.match(buf, pos, pos + MAX_TOKEN_CHARS + 1)
         if m:
+            if m.end() - pos > MAX_TOKEN_CHARS:
+                raise self.fail(f"a name longer than {MAX_TOKEN_CHARS} characters")
             word = m.group()
             cur.pos = m.end()
             if cur.pos < len(buf) and buf[cur.pos] == '"':
@@ -179,7 +181,7 @@ class Lexer:
                 if word in _STRING_PREFIXES:
                     return self._string(line)
             return Token("id", word, line)
-        m = _PP_NUMBER.match(buf, pos)
+        m = _PP_NUMBER.match(buf, pos, pos + MAX_TOKEN_CHARS + 1)
         if m:
             if m.end() - pos > MAX_TOKEN_CHARS:
                 raise self.fail(f"a number longer than {MAX_TOKEN_CHARS} characters")
@@ -205,7 +207,7 @@ class Lexer:
     def _string(self, line: int) -> Token:
         cur = self.cur
         cur.pos += 1  # the opening quote
-        m = _STRING_BODY.match(cur.buf, cur.pos)
+        m = _STRING_BODY.match(cur.buf, cur.pos, cur.pos + MAX_TOKEN_CHARS + 1)
         end = m.end()
         if end - cur.pos > MAX_TOKEN_CHARS:
             raise self.fail(f"a string longer than {MAX_TOKEN_CHARS} characters", line)

@@ -14,7 +14,7 @@ from typing import Iterator, List, Optional
 
 from ..errors import CorruptFileError, UnsafeFileError
 from .configs import MAX_JSON_DEPTH, show
-from .text_stream import Cursor
+from .text_stream import Cursor, possessive
 
 __all__ = ["MAX_CONTAINERS", "MAX_KEY_CHARS", "JsonStream"]
 
@@ -23,20 +23,28 @@ MAX_CONTAINERS = 1_000_000  # arrays and objects skipped or captured, per stream
 
 _SPACE = re.compile(r"[ \t\r\n]*")
 # Outside strings: a run of anything but brackets and quotes, or whole strings.
-_PLAIN = re.compile(r'(?:[^"\[\]{}]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.S)
+_PLAIN = possessive(r'(?:[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+', re.S)
 # Inside a string (after its opening quote): up to the closing quote, or up to the end of
 # the window without cutting an escape.
-_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.S)
+_STRING_BODY = possessive(r'[^"\\]*+(?:\\.[^"\\]*+)*+', re.S)
 _SCALAR = re.compile(r'[^ \t\r\n,:\[\]{}"]*')
 
 
 class JsonStream:
     """Scanner over a `Cursor`; errors are `CorruptFileError`s about `what`."""
 
-    def __init__(self, cursor: Cursor, what: str):
+    def __init__(self, cursor: Cursor, what: str, capture_limit: int = 0):
         self.cur = cursor
         self.what = what
         self.containers = 0
+        self.capture_limit = capture_limit  # characters of keys and captured values, in all
+        self.captured = 0
+
+    def _count(self, size: int) -> None:
+        self.captured += size
+        if self.captured > self.capture_limit:
+            raise UnsafeFileError(f"{self.what}: its keys and values besides the weights exceed "
+                                  f"{self.capture_limit:,} characters")
 
     def fail(self, message: str) -> CorruptFileError:
         return CorruptFileError(f"{self.what} is not valid JSON: {message} (line {self.cur.line()})")
@@ -75,19 +83,18 @@ class JsonStream:
                     raise self.fail(e.msg) from None
                 continue
             cur.pos = end
+            if self.capture_limit:
+                self._count(len(value))
             return value
 
-    def value(self, capture_limit: Optional[int]) -> Optional[str]:
-        """Skip one value; with `capture_limit`, return its text (refused beyond the limit)."""
+    def value(self, capture: bool) -> Optional[str]:
+        """Skip one value; with `capture`, return its text (counted against the limit)."""
         parts: List[str] = []
-        size = 0
         for part in self._value_parts():
-            if capture_limit is not None:
-                size += len(part)
-                if size > capture_limit:
-                    raise UnsafeFileError(f"{self.what}: the values besides the weights exceed {capture_limit} characters")
+            if capture:
+                self._count(len(part))
                 parts.append(part)
-        return "".join(parts) if capture_limit is not None else None
+        return "".join(parts) if capture else None
 
     def _value_parts(self) -> Iterator[str]:
         cur = self.cur

@@ -190,21 +190,21 @@ def read_nam(source: Source) -> RawModel:
 
 
 _WHAT = "the .nam file"
+MAX_KEYS = 4096
 
 
 def _read_stream(cur: Cursor) -> RawModel:
-    js = JsonStream(cur, _WHAT)
+    js = JsonStream(cur, _WHAT, capture_limit=MAX_CONFIG_BYTES)
     js.space()
     first = cur.peek()
     if first == "":
         raise CorruptFileError(f"{_WHAT} is not valid JSON: it is empty")
     if first != "{":  # some other JSON value: say what it is, if it is small enough to tell
-        doc = load_json(js.value(MAX_CONFIG_BYTES), _WHAT)
+        doc = load_json(js.value(True), _WHAT)
         raise CorruptFileError(f"a .nam file is a JSON object, this one is {json_type(doc)}")
     cur.pos += 1
     doc: Dict[str, Any] = {}
     weights: Optional[NumberSink] = None
-    budget = MAX_CONFIG_BYTES
     indented = js.space()
     if cur.peek() == "}":
         cur.pos += 1
@@ -213,6 +213,8 @@ def _read_stream(cur: Cursor) -> RawModel:
             key = js.string()
             if key in doc:
                 raise CorruptFileError(f"{_WHAT} has the key {show(key, 40)} twice in one object")
+            if len(doc) >= MAX_KEYS:
+                raise UnsafeFileError(f"{_WHAT} has more than {MAX_KEYS} top-level keys (a .nam has 6)")
             indented |= js.space()
             js.take(":", "':'")
             indented |= js.space()
@@ -223,8 +225,7 @@ def _read_stream(cur: Cursor) -> RawModel:
                 indented |= stats.newlines > 0
                 doc[key] = weights
             else:
-                value = js.value(budget)
-                budget -= len(value)
+                value = js.value(True)
                 indented |= "\n" in value
                 doc[key] = load_json(value, f"{_WHAT} (its {show(key, 30)})")
             indented |= js.space()

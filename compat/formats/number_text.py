@@ -34,14 +34,15 @@ from ..errors import UnsafeFileError, WeightsMismatchError
 
 __all__ = ["BadNumber", "ListStats", "NumberSink", "parse_run", "read_number_list"]
 
-_WS = b" \t\r\n"
-_ALLOWED = {"json": b"0123456789.eE+-," + _WS, "cpp": b"0123456789.eE+-,fF" + _WS}
+_JSON_WS = b" \t\r\n"
+_WS = _JSON_WS + b"\f\v"  # C++ whitespace (JSON's is the first four; the others fail its check)
+_ALLOWED = {"json": b"0123456789.eE+-," + _JSON_WS, "cpp": b"0123456789.eE+-,fF" + _WS}
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[ord("0"):ord("9") + 1] = True
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(_WS)] = True
 _COMMA, _DOT, _PLUS, _MINUS, _ZERO, _LOWER_F, _UPPER_F = (ord(c) for c in ",.+-0fF")
-_SIGN_SPACE = re.compile(rb"([-+])[ \t\r\n]+")
+_SIGN_SPACE = re.compile(rb"([-+])[ \t\r\n\f\v]+")
 
 _TOKEN = {
     "json": re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -21,11 +22,21 @@ from typing import Iterator, Optional, Union
 from ..errors import CorruptFileError, FileAccessError, UnsafeFileError
 from .configs import show
 
-__all__ = ["CHUNK_CHARS", "Cursor", "TextSource"]
+__all__ = ["CHUNK_CHARS", "Cursor", "TextSource", "possessive"]
 
 CHUNK_CHARS = 1 << 20
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview]
+
+
+def possessive(pattern: str, flags: int = 0) -> "re.Pattern[str]":
+    """Compile a pattern whose repeated groups are written possessive (`*+`): the regex
+    engine then keeps no backtracking state per repetition (a plain `(?:a|b)*` over a
+    million repetitions holds hundreds of MB). Python 3.10 lacks them: plain there."""
+    try:
+        return re.compile(pattern, flags)
+    except re.error:  # pragma: no cover - Python 3.10
+        return re.compile(pattern.replace("*+", "*").replace("++", "+"), flags)
 
 
 class TextSource:
@@ -122,13 +133,10 @@ class TextSource:
     def _decode(self, blocks: Iterator[bytes], partial_ok: bool) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")("strict")
         offset = 0
-        first = True
-        for block in blocks:
-            if first:
-                first = False
-                if bytes(block[:3]) == codecs.BOM_UTF8:
-                    block = block[3:]
-                    offset = 3
+        for block in _without_bom(blocks):
+            if isinstance(block, int):  # the byte-order mark was dropped
+                offset = block
+                continue
             pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous block
             try:
                 text = decoder.decode(block)
@@ -148,6 +156,27 @@ class TextSource:
             raise CorruptFileError(f"{self.what} is not UTF-8 text (bad byte at offset {offset - pending + e.start})") from None
         if tail:
             yield tail
+
+
+def _without_bom(blocks: Iterator[bytes]) -> Iterator[Union[bytes, int]]:
+    """The blocks without a leading UTF-8 byte-order mark (then 3 is yielded first), even
+    when the mark is split across blocks."""
+    head = b""
+    for block in blocks:
+        if len(head) < 3:
+            head += bytes(block)
+            if len(head) < 3:
+                continue
+            if head.startswith(codecs.BOM_UTF8):
+                yield 3
+                head = head[3:]
+            if head:
+                yield head
+            head = b"xxx"  # decided
+            continue
+        yield block
+    if len(head) < 3 and head:  # a file shorter than the mark
+        yield head[3:] if head.startswith(codecs.BOM_UTF8) else head
 
 
 def _slices(data: memoryview, max_bytes: Optional[int]) -> Iterator[bytes]:
