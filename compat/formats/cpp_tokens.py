@@ -154,19 +154,19 @@ class Lexer:
     def next(self) -> Token:
         self._skip()
         cur = self.cur
-        if self.in_directive and cur.peek() == "\n":
-            line = cur.line()
+        if len(cur.buf) - cur.pos < MAX_TOKEN_CHARS + 2 and not cur.eof:
+            cur.ensure(MAX_TOKEN_CHARS + 2)  # a whole token is in the window
+        buf, pos = cur.buf, cur.pos
+        line = cur.line()
+        if pos >= len(buf):
+            return Token("eol" if self.in_directive else "eof", "", line)
+        if self.in_directive and buf[pos] == "\n":
             cur.pos += 1
             self.at_line_start = True
             return Token("eol", "\n", line)
-        if cur.peek() == "":
-            return Token("eol" if self.in_directive else "eof", "", cur.line())
         self.tokens += 1
         if self.tokens > MAX_TOKENS:
             raise UnsafeFileError(f"{self.what} holds more than {MAX_TOKENS:,} tokens besides the weights")
-        cur.ensure(MAX_TOKEN_CHARS + 2)
-        line = cur.line()
-        buf, pos = cur.buf, cur.pos
         first_on_line = self.at_line_start
         self.at_line_start = False
         m = _IDENT.match(buf, pos, pos + MAX_TOKEN_CHARS + 1)

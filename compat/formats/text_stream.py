@@ -108,7 +108,6 @@ class TextSource:
 
     def _file_blocks(self, max_bytes: Optional[int]) -> Iterator[bytes]:
         p = self._path
-        self.size
         try:
             fh = open(p, "rb")
         except OSError as e:
