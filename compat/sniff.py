@@ -26,17 +26,12 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Set, Tuple, Union
 
-<<<<<<< HEAD
-from .errors import FileAccessError, UnknownFormatError, UnsafeFileError
-from .formats.configs import MAX_FILE_BYTES
-from .formats.parametric_nam import parametric_family
-=======
 from .errors import FileAccessError, LegacyError, UnknownFormatError, UnsafeFileError
 from .formats.configs import MAX_CONFIG_BYTES, MAX_FILE_BYTES, load_json
 from .formats.cpp_tokens import Lexer
 from .formats.json_stream import JsonStream
+from .formats.parametric_nam import FAMILY as PARAMETRIC_FAMILY
 from .formats.text_stream import Cursor, TextSource
->>>>>>> 9d5737c (compat.formats: text read in bounded chunks; .nam streamed (small values captured, weights parsed in bulk into one preallocated float32 array); C++ headers read by tokens (any layout a compiler takes); sniffing skips JSON values structurally, in any key order)
 
 __all__ = ["FORMATS", "PREFIX_BYTES", "sniff", "sniff_bytes"]
 
@@ -132,11 +127,11 @@ def _classify(prefix: bytes, size: int, tail: bytes, name: str, rest: Optional[C
         raise UnknownFormatError(f"{name}: text of no known format ({_HINT})")
     if stripped.startswith("{"):
         whole = complete or rest is None
-        keys, closed, ok = _top_level_keys(iter([text]) if whole else rest())
+        keys, closed, ok, architecture = _top_level_keys(iter([text]) if whole else rest())
         closed = closed and (complete or rest is not None)
         if not ok and not keys:
             raise UnknownFormatError(f"{name}: starts like JSON but is not a JSON object ({_HINT})")
-        if "architecture" in keys and parametric_family(stripped):
+        if architecture in PARAMETRIC_FAMILY:
             return "parametric_nam"
         if {"architecture", "weights"} <= keys:
             return "nam"
@@ -185,41 +180,50 @@ def _zip_has_data_pkl(prefix: bytes, tail: bytes) -> bool:
     return b"/data.pkl" in tail or b"/data.pkl" in prefix
 
 
-def _top_level_keys(chunks: Iterator[str]) -> Tuple[Set[str], bool, bool]:
-    """(keys, closed, well-formed so far) of the top-level JSON object in `chunks`.
+def _top_level_keys(chunks: Iterator[str]) -> Tuple[Set[str], bool, bool, Optional[str]]:
+    """(keys, closed, well-formed so far, the "architecture" if it is a short string) of the
+    top-level JSON object in `chunks`.
 
     Values are skipped structurally, never parsed (a 5000-digit number costs nothing), so
     key order does not matter and the work is linear in the text scanned (at most
-    SCAN_BYTES, and json_stream's bound on containers). The scan stops at the first
-    defect or at the end of the text given; the keys seen so far are kept.
+    SCAN_BYTES, 4096 keys, and json_stream's bound on containers). The scan stops at the
+    first defect or at the end of the text given; what was seen so far is kept.
     """
-    js = JsonStream(Cursor(chunks), "file")
+    js = JsonStream(Cursor(chunks), "file", capture_limit=1024)
     keys: Set[str] = set()
+    architecture: Optional[str] = None
     try:
         js.space()
         js.take("{", "'{'")
         js.space()
         if js.cur.peek() == "}":
-            return keys, True, True
+            return keys, True, True, None
         while len(keys) < 4096:
-            keys.add(js.string())
-            if {"architecture", "weights"} <= keys:
-                return keys, False, True
+            key = js.string()
+            keys.add(key)
             js.space()
             js.take(":", "':'")
             js.space()
-            js.value(False)
+            if key == "architecture" and js.cur.peek() == '"':
+                value = load_json(js.value(True), "file")
+                architecture = value if isinstance(value, str) else None
+            elif {"architecture", "weights"} <= keys:
+                return keys, False, True, architecture
+            else:
+                js.value(False)
+            if {"architecture", "weights"} <= keys:
+                return keys, False, True, architecture
             js.space()
             found = js.cur.peek()
             if found == "}":
-                return keys, True, True
+                return keys, True, True, architecture
             if found == "":
-                return keys, False, True
+                return keys, False, True, architecture
             js.take(",", "','")
             js.space()
-        return keys, False, True
+        return keys, False, True, architecture
     except LegacyError:
-        return keys, False, js.cur.eof and bool(keys)
+        return keys, False, js.cur.eof and bool(keys), architecture
 
 
 def _header_verdict(text: str) -> str:
