@@ -136,23 +136,30 @@ class TextSource:
             if isinstance(block, int):  # the byte-order mark was dropped
                 offset = block
                 continue
-            pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous block
+            carried = decoder.getstate()[0]  # bytes of a character cut by the previous block
             try:
                 text = decoder.decode(block)
             except UnicodeDecodeError as e:
+                # The text before the bad byte is handed over first, so what a reader finds
+                # wrong before that point is reported, however the file was chunked.
+                good = (carried + bytes(block))[:e.start].decode("utf-8")
+                if good:
+                    yield good
                 raise CorruptFileError(
-                    f"{self.what} is not UTF-8 text (bad byte at offset {offset - pending + e.start})"
+                    f"{self.what} is not UTF-8 text (bad byte at offset {offset - len(carried) + e.start})"
                 ) from None
             offset += len(block)
             if text:
                 yield text
-        pending = len(decoder.getstate()[0])
+        carried = decoder.getstate()[0]
         try:
             tail = decoder.decode(b"", final=True)
         except UnicodeDecodeError as e:
             if partial_ok:  # a character cut by max_bytes
                 return
-            raise CorruptFileError(f"{self.what} is not UTF-8 text (bad byte at offset {offset - pending + e.start})") from None
+            raise CorruptFileError(
+                f"{self.what} is not UTF-8 text (bad byte at offset {offset - len(carried) + e.start})"
+            ) from None
         if tail:
             yield tail
 
