@@ -18,7 +18,7 @@ format; plain LSTM/WaveNet .nam files belong to current NAM.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -52,6 +52,7 @@ __all__ = [
     "package_version_releases",
     "parse_nam_document",
     "read_nam",
+    "stream_document",
     "weights_vector",
 ]
 
@@ -182,18 +183,40 @@ def read_nam(source: Source) -> RawModel:
     implies), `UnsafeFileError` (sizes over the limits), `UnknownFormatError` (a
     non-parametric model), `UnsupportedReleaseError`.
     """
-    text = TextSource(source, ".nam file", MAX_FILE_BYTES)
+    doc, indented = stream_document(source, _weights_sink)
+    weights = doc.get("weights")
     try:
-        return _read_stream(Cursor(text.chunks()))
+        return _document(doc, indented, weights if isinstance(weights, NumberSink) else None)
     except LegacyError as e:
-        raise named(e, text.name) from None
+        raise named(e, _file_name(source)) from None
 
 
 _WHAT = "the .nam file"
 MAX_KEYS = 4096
 
 
-def _read_stream(cur: Cursor) -> RawModel:
+def _file_name(source: Source) -> Optional[str]:
+    return os.path.basename(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
+
+
+def stream_document(source: Source, weights_sink: Callable[[Dict[str, Any]], NumberSink]) -> Tuple[Dict[str, Any], bool]:
+    """(document, laid out on several lines?) of a .nam-shaped file, streamed.
+
+    For every reader of JSON model files (this one, and any other architecture family's):
+    the top-level values are captured as text (MAX_CONFIG_BYTES in all, keys included, at
+    most MAX_KEYS keys) and parsed by `load_json`; a "weights" array of numbers goes into
+    the `NumberSink` that `weights_sink(the document so far)` returns (size it from the
+    config when the config came first), and doc["weights"] is that sink. Errors are
+    `LegacyError`s naming the file.
+    """
+    text = TextSource(source, ".nam file", MAX_FILE_BYTES)
+    try:
+        return _stream(Cursor(text.chunks()), weights_sink)
+    except LegacyError as e:
+        raise named(e, text.name) from None
+
+
+def _stream(cur: Cursor, weights_sink) -> Tuple[Dict[str, Any], bool]:
     js = JsonStream(cur, _WHAT, capture_limit=MAX_CONFIG_BYTES)
     js.space()
     first = cur.peek()
@@ -204,7 +227,6 @@ def _read_stream(cur: Cursor) -> RawModel:
         raise CorruptFileError(f"a .nam file is a JSON object, this one is {json_type(doc)}")
     cur.pos += 1
     doc: Dict[str, Any] = {}
-    weights: Optional[NumberSink] = None
     indented = js.space()
     if cur.peek() == "}":
         cur.pos += 1
@@ -220,10 +242,10 @@ def _read_stream(cur: Cursor) -> RawModel:
             indented |= js.space()
             if key == "weights" and cur.peek() == "[":
                 cur.pos += 1
-                weights = _weights_sink(doc)
-                stats = read_number_list(js.array_body(), weights, "json", _bad_weight, trailing_comma=False)
+                sink = weights_sink(doc)
+                stats = read_number_list(js.array_body(), sink, "json", _bad_weight, trailing_comma=False)
                 indented |= stats.newlines > 0
-                doc[key] = weights
+                doc[key] = sink
             else:
                 value = js.value(True)
                 indented |= "\n" in value
@@ -240,7 +262,7 @@ def _read_stream(cur: Cursor) -> RawModel:
     js.space()
     if cur.peek() != "":
         raise js.fail("extra data after the JSON object")
-    return _document(doc, indented, weights)
+    return doc, indented
 
 
 def _bad_weight(index: int, what: str) -> LegacyError:
