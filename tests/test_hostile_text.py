@@ -16,7 +16,9 @@ Every case goes through the real CLI (`nam-legacy inspect FILE --json`):
 One representative per class runs in its own child under the harness's caps
 (`hostile.run_cli`); the rest run in a few children, one case after another, each case's
 peak RSS measured from a reset of the child's high-water mark (/proc/self/clear_refs), so
-the whole file stays fast. `test_report` prints every case's peak and CPU time.
+the whole file stays fast (memory freed by one case is given back to the system,
+malloc_trim, before the next one's is measured). `test_report` prints every case's peak
+and CPU time.
 """
 
 from __future__ import annotations
@@ -251,8 +253,12 @@ def _argv(case: Case, path: Path) -> List[str]:
 # --- running ---------------------------------------------------------------------------------------
 
 _BATCH = r"""
-import contextlib, gc, io, json, resource, sys, time
+import contextlib, ctypes, gc, io, json, resource, sys, time
 from tools.cli import main
+try:
+    trim = ctypes.CDLL("libc.so.6").malloc_trim  # give memory freed by earlier cases back first
+except OSError:
+    trim = lambda pad: None
 
 def status(key):
     return int([l.split()[1] for l in open('/proc/self/status') if l.startswith(key + ':')][0]) * 1024
@@ -270,6 +276,7 @@ run(json.loads(sys.argv[2]))  # warm up: every module a load needs is imported n
 results = []
 for argv in json.loads(sys.argv[1]):
     gc.collect()
+    trim(0)
     open('/proc/self/clear_refs', 'w').write('5')  # the high-water mark restarts from here
     base = status('VmRSS')
     before = resource.getrusage(resource.RUSAGE_SELF)
