@@ -28,7 +28,6 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple
 
-import numpy as np
 import pytest
 
 import hostile
