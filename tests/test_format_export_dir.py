@@ -149,6 +149,22 @@ def test_npy_header_checked_before_reading():
         read_weights_npy(b"\x93NUMPY\x01\x00\x10\x00{'descr': 1}      \n")
 
 
+def test_npy_count_checked_against_the_config_before_its_payload(tmp_path, monkeypatch):
+    """A weights.npy claiming another count than the config's is refused from its header:
+    the payload is never read (here it is not even there)."""
+    from compat.formats import export_dir
+
+    folder = _copy(tmp_path)
+    n = len(np.load(folder / "weights.npy"))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (40_000_000,)})
+    (folder / "weights.npy").write_bytes(header.getvalue() + b"\0" * 64)
+    read = []
+    monkeypatch.setattr(export_dir, "read_weights_npy", lambda data: read.append(len(data)))
+    _raises(WeightsMismatchError, folder, "40000000 values", f"needs {n}")
+    assert read == []
+
+
 def test_version_and_release_rules(tmp_path):
     folder = _copy(tmp_path)
     _edit_config(folder, lambda d: d.update(version="0.5.0"))  # 0.5.0 wrote .nam for CatLSTM

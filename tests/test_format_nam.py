@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compat.errors import (
     ConfigError,
@@ -22,6 +24,7 @@ from compat.errors import (
 from compat.formats import RawModel, nam_file
 from compat.formats.configs import expected_weight_count
 from compat.formats.nam_file import read_nam
+from compat.formats.number_text import BadNumber, parse_run
 from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.releases import get_release, use_release
 
@@ -61,7 +64,7 @@ def test_genuine_nam(path):
     assert raw.warnings == []
     # param config exactly as the file lists it (caller order, not sorted)
     assert raw.param_config == params and list(raw.param_config) == list(params) == ["tone", "drive", "bright"]
-    assert raw.weights.dtype == np.float64 and raw.weights.ndim == 1
+    assert raw.weights.dtype == np.float32 and raw.weights.ndim == 1  # streamed into one float32 array
     assert len(raw.weights) == expected_weight_count(raw.architecture, raw.net_config)
     doc = json.loads(path.read_text())
     assert raw.weights.tolist() == doc["weights"]
@@ -206,8 +209,13 @@ def test_memory_bombs_refused_before_building():
 
 
 def test_weight_limit(monkeypatch):
-    monkeypatch.setattr(nam_file, "MAX_WEIGHTS", 100)
-    _raises(UnsafeFileError, _doc(), "above the limit")
+    monkeypatch.setattr(nam_file, "MAX_TEXT_WEIGHTS", 100)
+    # config first (every release's order): refused from the config, before any weight is read
+    _raises(UnsafeFileError, _doc(), "needs 1001", "above the limit of 100")
+    # weights first: refused at the 101st value
+    doc = _doc()
+    weights_first = {"weights": doc.pop("weights"), **doc}
+    _raises(UnsafeFileError, weights_first, "more than 100 values", "above the limit")
 
 
 def test_file_limits(tmp_path, monkeypatch):
@@ -316,3 +324,103 @@ def test_every_failure_is_a_legacy_error():
                  b'{"architecture": "CatWaveNet", "weights": [], "config": {"layers": 5}}'):
         with pytest.raises(LegacyError):
             read_nam(data)
+
+
+# --- the streamed reader against Python's json module --------------------------------------------
+
+
+def _json_module_weights(data: bytes) -> np.ndarray:
+    """What the weights were before streaming: json.loads, float64, then float32 (the model's)."""
+    return np.array(json.loads(data)["weights"], dtype=np.float64).astype(np.float32)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+
+
+@pytest.mark.parametrize("path", NAM_FILES, ids=lambda p: f"{p.parent.parent.parent.name}/{p.parent.parent.name}")
+def test_streamed_weights_equal_the_json_module(path):
+    data = path.read_bytes()
+    assert np.array_equal(_bits(read_nam(path).weights), _bits(_json_module_weights(data)))
+    doc = json.loads(data)
+    for layout in ({"indent": 4}, {"separators": (",", ":")}, {"sort_keys": True}, {"indent": "\t"}):
+        assert np.array_equal(_bits(_read(doc, **layout).weights), _bits(_json_module_weights(data)))
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 4097])
+def test_chunk_boundaries_do_not_matter(monkeypatch, chunk):
+    from compat.formats import text_stream
+
+    paths = NAM_FILES if chunk > 3 else NAM_FILES[:2]
+    expected = [read_nam(p) for p in paths]
+    monkeypatch.setattr(text_stream, "CHUNK_CHARS", chunk)
+    for path, want in zip(paths, expected):
+        for source in (path, path.read_bytes()):
+            raw = read_nam(source)
+            assert np.array_equal(_bits(raw.weights), _bits(want.weights))
+            assert (raw.net_config, raw.param_config, raw.metadata, raw.warnings) == \
+                (want.net_config, want.param_config, want.metadata, want.warnings)
+    doc = _doc()
+    doc["metadata"]["name"] = 'a "quoted" \\ name, with [brackets] and {braces}'
+    assert _read(doc, indent=1).metadata["name"] == doc["metadata"]["name"]
+
+
+json_numbers = st.one_of(
+    st.floats(allow_nan=False),  # subnormals, infinities, ±0, everything in between
+    st.floats(width=32, allow_nan=False),
+    st.integers(),
+    st.integers(-(10 ** 300), 10 ** 300),
+    st.sampled_from([0, -0.0, 1e-45, 1.4e-45, 3.4028235e38, 3.4028236e38, 1e308, 2.2250738585072014e-308,
+                     5e-324, 9007199254740993, 2 ** 63, -(2 ** 64)]),
+)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(st.lists(json_numbers, min_size=1, max_size=40), st.sampled_from([{}, {"indent": 2}, {"separators": (",", ":")}]),
+       st.booleans())
+def test_parsed_numbers_are_pythons(values, layout, as_text):
+    """Every number is exactly float(token) (json reads ints as int, then float64), as before."""
+    data = json.dumps(values, **layout)
+    body = data.strip()[1:-1]
+    want = np.array(json.loads(data), dtype=np.float64)
+    got = parse_run(body, "json")
+    assert np.array_equal(_bits(got), _bits(want))
+    if as_text:  # a decimal spelling of each value, as other tools print them
+        spelled = ", ".join(repr(float(v)) if isinstance(v, float) else str(v) for v in values)
+        spelled = spelled.replace("inf", "Infinity")
+        assert np.array_equal(_bits(parse_run(spelled, "json")), _bits(np.array(json.loads("[" + spelled + "]"),
+                                                                                   dtype=np.float64)))
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("1, 01", "'01'"), ("+1", "'+1'"), ("1.", "'1.'"), (".5", "'.5'"), ("1e", "'1e'"), ("-NaN", "'-NaN'"),
+    ("nan", "'nan'"), ("Infinity1", "'Infinity1'"), ("1 2", "'1 2'"), ("0x10", "'0x10'"), ("1,,2", "nothing"),
+    ('"1"', "a string"), ("true", "a boolean"), ("null", "null"), ("[1]", "an array"), ("{}", "an object"),
+    ("9" * 400, "too large"), ("1.0f", "'1.0f'"), ("١", "'١'"),
+])
+def test_bad_json_numbers_are_named(text, fragment):
+    with pytest.raises(BadNumber) as info:
+        parse_run(text, "json")
+    assert fragment in info.value.describe()
+    if fragment == "too large":
+        with pytest.raises(OverflowError):  # what the json module's int becomes
+            np.array(json.loads("[" + text + "]"), dtype=np.float64)
+    elif text[0] not in '"tn[{':  # not JSON at all: Python's json refuses them too
+        with pytest.raises(json.JSONDecodeError):
+            json.loads("[" + text + "]")
+
+
+def test_weights_anywhere_in_the_object():
+    """Every release wrote the config first (so the weights go straight into an array of the
+    right size); any other order still reads, into a bounded growing one."""
+    doc = _doc()
+    want = _read(doc).weights
+    for first in ("weights", "config", "architecture"):
+        moved = {first: doc[first], **{k: v for k, v in doc.items() if k != first}}
+        raw = _read(moved)
+        assert np.array_equal(_bits(raw.weights), _bits(want)) and any("order" in w for w in raw.warnings)
+    too_many = {"weights": doc["weights"] + [0.5], **{k: v for k, v in doc.items() if k != "weights"}}
+    _raises(WeightsMismatchError, too_many, "1002 values", "needs 1001")
+    config_first = dict(doc)
+    config_first["weights"] = doc["weights"] + [0.5]
+    _raises(WeightsMismatchError, config_first, "more than 1001 values", "needs 1001")

@@ -18,6 +18,7 @@ import copy
 import json
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,7 @@ from compat.formats.configs import (
     validate_net_config,
 )
 from compat.formats.cpp_header import read_cpp_header
+from compat.formats import text_stream
 from compat.formats.export_dir import parse_export_config, read_weights_npy
 from compat.formats.nam_file import read_nam
 from compat.sniff import FORMATS, sniff_bytes
@@ -53,6 +55,9 @@ EXAMPLES = {
     "test_fuzz_export_dir": 1500,
     "test_fuzz_sniff": 1500,
     "test_fuzz_random_inputs": 1500,
+    "test_fuzz_header_layout": 600,
+    "test_fuzz_nam_layout": 400,
+    "test_fuzz_streamed_mutations": 600,
 }
 MIN_TOTAL = 10_000
 CALLS: Counter = Counter()  # parser calls per test
@@ -210,7 +215,9 @@ def _check_raw(raw: RawModel, fmt: str) -> None:
     validate_net_config(raw.architecture, raw.net_config)  # what the reader returns re-validates
     assert build_element_count(raw.architecture, raw.net_config) <= MAX_BUILD_ELEMENTS
     if raw.weights is not None:
-        assert raw.weights.dtype == np.float64 and raw.weights.ndim == 1
+        # text formats stream their weights into one float32 array; weights.npy keeps float64
+        assert raw.weights.dtype == (np.float32 if fmt in ("nam", "cpp_header") else np.float64)
+        assert raw.weights.ndim == 1
         assert len(raw.weights) == expected_weight_count(raw.architecture, raw.net_config)
     assert all(isinstance(w, str) and "\n" not in w for w in raw.warnings)
 
@@ -367,6 +374,125 @@ def test_fuzz_random_inputs(data):
     if data:
         fmt = run(test, sniff_bytes, data)
         assert fmt is None or fmt in FORMATS + ("export_config",)
+
+
+# --- layout-preserving mutations: the streamed readers must give the very same model -------------
+
+
+@contextmanager
+def chunk_size(chars: int):
+    """Read text in chunks of `chars` characters (token boundaries fall anywhere)."""
+    saved = text_stream.CHUNK_CHARS
+    text_stream.CHUNK_CHARS = chars
+    try:
+        yield
+    finally:
+        text_stream.CHUNK_CHARS = saved
+
+
+def _header_boundaries(text: str):
+    """(token boundaries outside directives, strings and the raw string; digit-digit
+    positions inside PARAMS) of a genuine header."""
+    boundaries, inside_numbers = [], []
+    line_start, in_raw, in_string = True, False, False
+    params = text.index("std::vector<float> PARAMS{")
+    in_directive = False
+    for i, char in enumerate(text):
+        if line_start:
+            in_directive = char == "#" or text.startswith("//", i)  # (and comment lines)
+        line_start = char == "\n"
+        if in_raw:
+            in_raw = text[i - 1:i + 1] != ')"'
+            continue
+        if text.startswith('R"(', i):
+            in_raw = True
+            continue
+        if char == '"' and not in_directive:
+            in_string = not in_string
+            continue
+        if in_string or in_directive:
+            continue
+        if char in ",;{}()= " and i + 1 < len(text):
+            boundaries.append(i + 1)
+        if i > params and char.isdigit() and text[i + 1:i + 2].isdigit():
+            inside_numbers.append(i + 1)
+    return boundaries, inside_numbers
+
+
+HEADER_BOUNDARIES = {p: _header_boundaries(BYTES[p].decode()) for p in HEADERS}
+BETWEEN_TOKENS = [" ", "\t", "\n", "\r\n", "\f", "/* c */", "/*\n * block\n */", "// line\n", "\\\n", "\\\r\n",
+                  "\n\n\n", "/**/", "//\\\n continued\n"]
+layout_op = st.tuples(st.integers(0, 1 << 20), st.sampled_from(BETWEEN_TOKENS), st.booleans())
+
+
+def _same_model(a: RawModel, b: RawModel) -> None:
+    assert (a.architecture, a.net_config, a.param_config, a.file_version, str(a.releases), a.warnings) == \
+        (b.architecture, b.net_config, b.param_config, b.file_version, str(b.releases), b.warnings)
+    assert list((a.param_config or {}).items()) == list((b.param_config or {}).items())
+    assert np.array_equal(a.weights.view(np.uint32), b.weights.view(np.uint32))
+
+
+@fuzz("test_fuzz_header_layout")
+@given(st.sampled_from(HEADERS), st.lists(layout_op, max_size=12), st.sampled_from([5, 64, 4096, 1 << 20]))
+def test_fuzz_header_layout(path, ops, chunk):
+    """Whitespace, comments and line splices between tokens (splices also inside the
+    weights), CRLF, any chunking: a compiler sees the same program, so do we."""
+    text = BYTES[path].decode()
+    boundaries, inside = HEADER_BOUNDARIES[path]
+    edits = []
+    for position, insert, in_number in ops:
+        if in_number:
+            edits.append((inside[position % len(inside)], "\\\n"))
+        else:
+            edits.append((boundaries[position % len(boundaries)], insert))
+    for position, insert in sorted(edits, reverse=True):
+        text = text[:position] + insert + text[position:]
+    with chunk_size(chunk):
+        raw = run("test_fuzz_header_layout", read_cpp_header, text.encode())
+    assert raw is not None, text[:300]
+    _same_model(raw, read_cpp_header(BYTES[path]))
+
+
+whitespace = st.text(alphabet=" \t\r\n", max_size=6)
+
+
+@fuzz("test_fuzz_nam_layout")
+@given(st.sampled_from(NAM_FILES), whitespace, whitespace, st.one_of(st.none(), st.integers(0, 6)),
+       st.sampled_from([3, 64, 4096, 1 << 20]), st.permutations(range(6)))
+def test_fuzz_nam_layout(path, after_comma, after_colon, indent, chunk, order):
+    """Any JSON whitespace, key order and chunking: the weights are the json module's."""
+    doc = DOCS[path]
+    keys = list(doc)
+    doc = {keys[i]: doc[keys[i]] for i in order if i < len(keys)}
+    data = json.dumps(doc, indent=indent, separators=("," + after_comma, ":" + after_colon)).encode()
+    with chunk_size(chunk):
+        raw = run("test_fuzz_nam_layout", read_nam, data)
+    assert raw is not None
+    want = np.array(json.loads(data)["weights"], dtype=np.float64).astype(np.float32)
+    assert np.array_equal(raw.weights.view(np.uint32), want.view(np.uint32))
+
+
+@fuzz("test_fuzz_streamed_mutations")
+@given(st.sampled_from(NAM_FILES + HEADERS), st.lists(byte_op, min_size=1, max_size=4), st.sampled_from([1, 2, 7, 300]))
+def test_fuzz_streamed_mutations(path, ops, chunk):
+    """Damaged files read in tiny chunks: every boundary case of the streaming code meets
+    a damaged token; the outcome must be what reading in one piece gives."""
+    data = mutate_bytes(BYTES[path], ops)
+    reader = read_nam if path.suffix == ".nam" else read_cpp_header
+    whole = _outcome(reader, data)
+    with chunk_size(chunk):
+        piecewise = _outcome(reader, data)
+    CALLS["test_fuzz_streamed_mutations"] += 1
+    assert piecewise == whole
+
+
+def _outcome(reader, data):
+    try:
+        raw = reader(data)
+    except LegacyError as e:
+        assert "\n" not in str(e)
+        return type(e).__name__, str(e)
+    return "ok", raw.architecture, json.dumps(raw.net_config), raw.weights.tobytes(), tuple(raw.warnings)
 
 
 def test_total_examples(capsys):

@@ -145,3 +145,89 @@ def test_limits_and_access(tmp_path, monkeypatch):
         sniff(tmp_path / "missing")
     with pytest.raises(UnknownFormatError, match="folder"):
         sniff(tmp_path)
+
+
+# --- key order, long values, huge numbers (issue 10 §5) ----------------------------------------------
+
+
+def _nam_doc():
+    return json.loads((FIXTURES / "0.7.4/catlstm/export/model.nam").read_text())
+
+
+def test_metadata_before_the_weights_may_be_long(tmp_path):
+    """Every release wrote metadata before architecture/config/weights: a long one used to
+    push both keys out of the 64 KiB prefix."""
+    doc = _nam_doc()
+    doc["metadata"]["notes"] = "n" * (3 * PREFIX_BYTES)
+    doc["metadata"].update({f"k{i}": i for i in range(5000)})
+    data = json.dumps(doc).encode()
+    assert data.index(b'"architecture"') > PREFIX_BYTES
+    (tmp_path / "long_metadata").write_bytes(data)
+    assert sniff(tmp_path / "long_metadata") == "nam"
+    with pytest.raises(UnknownFormatError):  # the prefix alone cannot tell
+        sniff_bytes(data[:PREFIX_BYTES], size=len(data))
+
+
+@pytest.mark.parametrize("where", ["metadata", "config", "weights", "sample_rate"])
+def test_a_5000_digit_integer_does_not_change_the_verdict(tmp_path, where):
+    doc = _nam_doc()
+    text = json.dumps(doc)
+    huge = "7" * 5000
+    if where == "metadata":
+        text = text.replace('"metadata": {', '"metadata": {"x": ' + huge + ", ", 1)
+    elif where == "config":
+        text = text.replace('"config": {', '"config": {"x": ' + huge + ", ", 1)
+    elif where == "weights":
+        text = text.replace('"weights": [', '"weights": [' + huge + ", ", 1)
+    else:
+        text = text.replace('"sample_rate": null', '"sample_rate": ' + huge)
+    assert huge in text
+    assert sniff_bytes(text.encode()) == "nam"  # was "export_config" when the weights came after it
+    (tmp_path / "m.nam").write_text(text)
+    assert sniff(tmp_path / "m.nam") == "nam"
+
+
+@pytest.mark.parametrize("order", [("weights", "config", "architecture"), ("config", "weights", "architecture"),
+                                   ("architecture", "weights", "metadata")])
+def test_any_key_order(tmp_path, order):
+    doc = _nam_doc()
+    doc["weights"] = doc["weights"] * 30  # past the prefix
+    moved = {k: doc[k] for k in order}
+    moved.update({k: v for k, v in doc.items() if k not in moved})
+    (tmp_path / "m.nam").write_text(json.dumps(moved))
+    assert sniff(tmp_path / "m.nam") == "nam"
+
+
+def test_json_sniffing_work_is_bounded(tmp_path):
+    """A JSON object bigger than any config, holding no model keys: refused after scanning
+    at most SCAN_BYTES, without parsing its values."""
+    path = tmp_path / "big.json"
+    with open(path, "w") as fh:
+        fh.write('{"x": [')
+        fh.write("1234567890, " * (sniff_module.SCAN_BYTES // 12 + 1000))
+        fh.write("0]}")
+    with pytest.raises(UnknownFormatError, match="no known kind"):
+        sniff(path)
+
+
+def test_headers_by_their_directives():
+    header = (FIXTURES / "0.7.4/catlstm/export/model.h").read_text()
+    banner = "/*\n * Copyright, licence, ...\n */\n// more words\n\n"
+    assert sniff_bytes((banner + header).encode()) == "cpp_header"
+    assert sniff_bytes(header.replace("// Automatically-generated model file\n", "").encode()) == "cpp_header"
+    clang = header.replace('#include <vector>\n#include "json.hpp"\n', '#include "json.hpp"\n#include <vector>\n')
+    assert sniff_bytes(clang.replace("\n", "\r\n").encode()) == "cpp_header"
+    for other in (b"#include <stdio.h>\nint main() {}\n", b"// a note\n#pragma once\nint x;\n"):
+        with pytest.raises(UnknownFormatError, match="not one written by the model exporters"):
+            sniff_bytes(other)
+    with pytest.raises(UnknownFormatError, match="text of no known format"):
+        sniff_bytes(b"// just a comment\nhello\n")
+
+
+def test_parametric_nam_architecture_found_in_any_order(tmp_path):
+    doc = {"weights": [0.0] * 20_000, "version": "1.0.0", "config": {}, "architecture": "ConcatLSTM"}
+    (tmp_path / "p.nam").write_text(json.dumps(doc))
+    assert sniff(tmp_path / "p.nam") == "parametric_nam"
+    doc["architecture"] = "CatLSTM"
+    (tmp_path / "p.nam").write_text(json.dumps(doc))
+    assert sniff(tmp_path / "p.nam") == "nam"

@@ -27,7 +27,8 @@ class RawModel:
     # checkpoint, whose architecture comes from the model config.
     net_config: Optional[Dict[str, Any]]
     releases: ReleaseRange  # releases that could have written the file
-    weights: Optional[np.ndarray] = None  # flat export vector (exports, .nam, headers)
+    # flat export vector: float32 from .nam files and headers (streamed), float64 from weights.npy
+    weights: Optional[np.ndarray] = None
     state_dict: Optional[Dict[str, torch.Tensor]] = None  # checkpoints only
     # {name: {"type", "default_value"[, "minval", "maxval"]}} in the file's own order.
     param_config: Optional[Dict[str, Dict[str, Any]]] = None

@@ -39,6 +39,8 @@ __all__ = [
     "MAX_BUILD_ELEMENTS",
     "MAX_CONFIG_BYTES",
     "MAX_FILE_BYTES",
+    "MAX_JSON_VALUES",
+    "MAX_TEXT_WEIGHTS",
     "MAX_WEIGHTS",
     "DataConfigInfo",
     "Knob",
@@ -65,6 +67,12 @@ __all__ = [
 MAX_FILE_BYTES = 1 << 30  # any model file we read (a 50M-weight .nam is ~1 GB of text)
 MAX_CONFIG_BYTES = 16 << 20  # config.json and the JSON configs
 MAX_WEIGHTS = 50_000_000  # length of a flat weight vector
+# Weights written as text (.nam, C++ header) are parsed at roughly 2-3 million a second on
+# one core: this bound keeps the largest text model within the 10 s budget.
+MAX_TEXT_WEIGHTS = 10_000_000
+# Values (numbers, strings, containers) in one JSON config or in the non-weight parts of a
+# .nam, counted on the raw text before parsing: Python objects cost ~50-200 bytes each.
+MAX_JSON_VALUES = 1_000_000
 MAX_BUILD_ELEMENTS = 1 << 28  # numbers allocated while building a model (1 GiB as float32)
 MAX_JSON_DEPTH = 64  # nesting of any JSON document (genuine files: 5)
 MAX_KNOBS = 1024
@@ -254,6 +262,9 @@ def load_json(source: Union[bytes, bytearray, str], what: str) -> Any:
     text = decode_text(bytes(source), what) if isinstance(source, (bytes, bytearray)) else source
     if text.startswith("\ufeff"):
         text = text[1:]
+    values = json_value_count(text)
+    if values > MAX_JSON_VALUES:
+        raise UnsafeFileError(f"{what} holds about {values:,} JSON values, above the limit of {MAX_JSON_VALUES:,}")
     try:
         value = json.loads(text, object_pairs_hook=_pairs)
     except _Duplicate as e:
@@ -266,6 +277,12 @@ def load_json(source: Union[bytes, bytearray, str], what: str) -> Any:
         raise CorruptFileError(f"{what} is not valid JSON: {str(e).split(';')[0][:120]}") from None
     _check_depth(value, what)
     return value
+
+
+def json_value_count(text: str) -> int:
+    """An upper bound on the values parsing `text` would build (commas and containers;
+    those inside strings count too), counted without building anything."""
+    return text.count(",") + text.count("[") + text.count("{") + 1
 
 
 def _check_depth(value: Any, what: str) -> None:

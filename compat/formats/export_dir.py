@@ -31,8 +31,9 @@ from nam_legacy.releases import RELEASES
 
 from ..detect import ReleaseRange
 from ..errors import CorruptFileError, FileAccessError, LegacyError, UnknownFormatError, UnsafeFileError
+from ..errors import WeightsMismatchError
 from . import RawModel
-from .configs import MAX_CONFIG_BYTES, MAX_WEIGHTS, json_type, load_json, read_file_bytes, show
+from .configs import MAX_CONFIG_BYTES, MAX_WEIGHTS, expected_weight_count, json_type, load_json, read_file_bytes, show
 from .configs import translate_export_config
 from .nam_file import CAT_ARCHITECTURES, check_count, float32_warning, package_version_releases, span
 
@@ -42,7 +43,6 @@ CAT_SNAPSHOT = ("inputs.npy", "outputs.npy", "input.wav", "output.wav")
 HYPER_SNAPSHOT = ("test_signal_params.npy", "test_signal_input.npy", "test_signal_output.npy")
 SNAPSHOT_FILES = CAT_SNAPSHOT + HYPER_SNAPSHOT
 
-_MAX_NPY_BYTES = MAX_WEIGHTS * 8 + 65_536
 _MAX_NPY_HEADER = 10_000
 
 
@@ -65,7 +65,8 @@ def read_export_dir(path: Union[str, os.PathLike]) -> RawModel:
             if not p.is_file():
                 raise FileAccessError(f"the export folder has no {p.name}")
         raw = parse_export_config(read_file_bytes(config_path, MAX_CONFIG_BYTES, "config.json"))
-        weights, dtype = read_weights_npy(read_file_bytes(weights_path, _MAX_NPY_BYTES, "weights.npy"))
+        expected = expected_weight_count(raw.architecture, raw.net_config)
+        weights, dtype = _read_npy_file(weights_path, expected, raw.architecture)
         _finish(raw, weights, dtype)
         raw.metadata["snapshot_files"] = sorted(n for n in SNAPSHOT_FILES if (folder / n).is_file())
         return raw
@@ -181,12 +182,30 @@ def _npy_header(data: bytes) -> Tuple[str, bool, Tuple[int, ...], int]:
     return descr, fields["fortran_order"] == "True", tuple(int(d) for d in dims), start + length
 
 
-def read_weights_npy(data: bytes) -> Tuple[np.ndarray, str]:
-    """(float64 vector, original dtype name) of a `weights.npy`'s bytes.
+def _read_npy_file(path: Path, expected: int, architecture: str) -> Tuple[np.ndarray, str]:
+    """`read_weights_npy` of a file, reading only its header until the count it claims has
+    been checked against the config's: a weights.npy can make us read no more than the
+    model the config describes."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(12 + _MAX_NPY_HEADER)
+            dtype, count, offset = _npy_claim(head)
+            if count != expected:
+                raise WeightsMismatchError(f"weights.npy: {count} values, but this {architecture} config needs {expected}")
+            if size - offset != count * dtype.itemsize:
+                raise CorruptFileError(f"weights.npy: header says {count} values ({count * dtype.itemsize} bytes), "
+                                       f"the file holds {size - offset} bytes")
+            fh.seek(0)
+            data = fh.read(offset + count * dtype.itemsize + 1)
+    except OSError as e:
+        raise FileAccessError(f"cannot read {path}: {e.strerror or e}") from None
+    return read_weights_npy(data)
 
-    Only a plain 1-D float32/float64 array is accepted; the header is checked (and the
-    payload length compared with it) before the data is read. No pickle is ever loaded.
-    """
+
+def _npy_claim(data: bytes) -> Tuple[np.dtype, int, int]:
+    """(dtype, count, data offset) a .npy header claims, checked to be a plain 1-D float
+    vector within MAX_WEIGHTS."""
     descr, _, shape, offset = _npy_header(bytes(data))
     if descr.lstrip("<>|=") in ("O", "V") or descr.startswith("|O"):
         raise UnsafeFileError("weights.npy holds Python objects (a pickle), which we never load")
@@ -198,6 +217,16 @@ def read_weights_npy(data: bytes) -> Tuple[np.ndarray, str]:
     (count,) = shape
     if count > MAX_WEIGHTS:
         raise UnsafeFileError(f"weights.npy: {count} values, above the limit of {MAX_WEIGHTS}")
+    return dtype, count, offset
+
+
+def read_weights_npy(data: bytes) -> Tuple[np.ndarray, str]:
+    """(float64 vector, original dtype name) of a `weights.npy`'s bytes.
+
+    Only a plain 1-D float32/float64 array is accepted; the header is checked (and the
+    payload length compared with it) before the data is read. No pickle is ever loaded.
+    """
+    dtype, count, offset = _npy_claim(data)
     payload = len(data) - offset
     if payload != count * dtype.itemsize:
         raise CorruptFileError(

@@ -18,7 +18,7 @@ format; plain LSTM/WaveNet .nam files belong to current NAM.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -29,7 +29,9 @@ from ..errors import CorruptFileError, LegacyError, UnknownFormatError, UnsafeFi
 from ..errors import WeightsMismatchError
 from . import RawModel
 from .configs import (
+    MAX_CONFIG_BYTES,
     MAX_FILE_BYTES,
+    MAX_TEXT_WEIGHTS,
     MAX_WEIGHTS,
     expected_weight_count,
     is_finite_number,
@@ -39,6 +41,9 @@ from .configs import (
     show,
     translate_export_config,
 )
+from .json_stream import JsonStream
+from .number_text import NumberSink, read_number_list
+from .text_stream import Cursor, TextSource
 
 __all__ = [
     "CAT_ARCHITECTURES",
@@ -47,6 +52,7 @@ __all__ = [
     "package_version_releases",
     "parse_nam_document",
     "read_nam",
+    "stream_document",
     "weights_vector",
 ]
 
@@ -140,9 +146,11 @@ def float32_warning(weights: np.ndarray) -> Optional[str]:
     with np.errstate(over="ignore", invalid="ignore"):
         rounded = weights.astype(np.float32).astype(np.float64)
     changed = int(np.count_nonzero(~((rounded == weights) | (np.isnan(rounded) & np.isnan(weights)))))
-    if changed:
-        return f"{changed} weight(s) are not float32 values (every release wrote float32); they will be rounded"
-    return None
+    return _rounding_note(changed) if changed else None
+
+
+def _rounding_note(changed: int) -> str:
+    return f"{changed} weight(s) are not float32 values (every release wrote float32); they were rounded"
 
 
 def check_count(architecture: str, net_config: Dict[str, Any], count: int, where: str = "weights") -> int:
@@ -164,23 +172,133 @@ _KEYS = {
 def read_nam(source: Source) -> RawModel:
     """Read a CatLSTM/CatWaveNet .nam file (a path, or its bytes) into a `RawModel`.
 
-    Nothing is built and nothing in the file is executed. Errors are `LegacyError`
-    subclasses with one-line messages: `CorruptFileError` (not a well-formed .nam),
-    `ConfigError` (bad config values, JSON path first), `WeightsMismatchError` (weight
-    count ≠ what the config implies), `UnsafeFileError` (sizes over the limits),
-    `UnknownFormatError` (a non-parametric model), `UnsupportedReleaseError`.
+    Nothing is built and nothing in the file is executed. The file is streamed: the
+    small values (version, metadata, architecture, config, sample_rate) are captured as
+    text (MAX_CONFIG_BYTES in all) and parsed as JSON; the weights are parsed in bulk
+    into one float32 array, preallocated to the count the config needs when the config
+    comes first (as in every release's layout), so a file can never make us hold more
+    than the model it describes. Errors are `LegacyError` subclasses with one-line
+    messages: `CorruptFileError` (not a well-formed .nam), `ConfigError` (bad config
+    values, JSON path first), `WeightsMismatchError` (weight count ≠ what the config
+    implies), `UnsafeFileError` (sizes over the limits), `UnknownFormatError` (a
+    non-parametric model), `UnsupportedReleaseError`.
     """
-    data, name = source_bytes(source, ".nam file")
+    doc, indented = stream_document(source, _weights_sink)
+    weights = doc.get("weights")
     try:
-        doc = load_json(data, "the .nam file")
-        return parse_nam_document(doc, indented=b"\n" in data.strip())
+        return _document(doc, indented, weights if isinstance(weights, NumberSink) else None)
     except LegacyError as e:
-        raise named(e, name) from None
+        raise named(e, _file_name(source)) from None
+
+
+_WHAT = "the .nam file"
+MAX_KEYS = 4096
+
+
+def _file_name(source: Source) -> Optional[str]:
+    return os.path.basename(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
+
+
+def stream_document(source: Source, weights_sink: Callable[[Dict[str, Any]], NumberSink]) -> Tuple[Dict[str, Any], bool]:
+    """(document, laid out on several lines?) of a .nam-shaped file, streamed.
+
+    For every reader of JSON model files (this one, and any other architecture family's):
+    the top-level values are captured as text (MAX_CONFIG_BYTES in all, keys included, at
+    most MAX_KEYS keys) and parsed by `load_json`; a "weights" array of numbers goes into
+    the `NumberSink` that `weights_sink(the document so far)` returns (size it from the
+    config when the config came first), and doc["weights"] is that sink. Errors are
+    `LegacyError`s naming the file.
+    """
+    text = TextSource(source, ".nam file", MAX_FILE_BYTES)
+    try:
+        return _stream(Cursor(text.chunks()), weights_sink)
+    except LegacyError as e:
+        raise named(e, text.name) from None
+
+
+def _stream(cur: Cursor, weights_sink) -> Tuple[Dict[str, Any], bool]:
+    js = JsonStream(cur, _WHAT, capture_limit=MAX_CONFIG_BYTES)
+    js.space()
+    first = cur.peek()
+    if first == "":
+        raise CorruptFileError(f"{_WHAT} is not valid JSON: it is empty")
+    if first != "{":  # some other JSON value: say what it is, if it is small enough to tell
+        doc = load_json(js.value(True), _WHAT)
+        raise CorruptFileError(f"a .nam file is a JSON object, this one is {json_type(doc)}")
+    cur.pos += 1
+    doc: Dict[str, Any] = {}
+    indented = js.space()
+    if cur.peek() == "}":
+        cur.pos += 1
+    else:
+        while True:
+            key = js.string()
+            if key in doc:
+                raise CorruptFileError(f"{_WHAT} has the key {show(key, 40)} twice in one object")
+            if len(doc) >= MAX_KEYS:
+                raise UnsafeFileError(f"{_WHAT} has more than {MAX_KEYS} top-level keys (a .nam has 6)")
+            indented |= js.space()
+            js.take(":", "':'")
+            indented |= js.space()
+            if key == "weights" and cur.peek() == "[":
+                cur.pos += 1
+                sink = weights_sink(doc)
+                stats = read_number_list(js.array_body(), sink, "json", _bad_weight, trailing_comma=False)
+                indented |= stats.newlines > 0
+                doc[key] = sink
+            else:
+                value = js.value(True)
+                indented |= "\n" in value
+                doc[key] = load_json(value, f"{_WHAT} (its {show(key, 30)})")
+            indented |= js.space()
+            found = cur.peek()
+            cur.pos += 1
+            if found == "}":
+                break
+            if found != ",":
+                cur.pos -= 1
+                raise js.fail(f"expected ',' or '}}' after the value of {show(key, 30)}")
+            indented |= js.space()
+    js.space()
+    if cur.peek() != "":
+        raise js.fail("extra data after the JSON object")
+    return doc, indented
+
+
+def _bad_weight(index: int, what: str) -> LegacyError:
+    return CorruptFileError(f"weights[{index}]: expected a number, got {what}")
+
+
+def _weights_sink(doc: Dict[str, Any]) -> NumberSink:
+    """Where the weights go: preallocated to the config's count when the config came first
+    (and is valid: otherwise the document check reports it in its own order)."""
+    expected = None
+    needs = ""
+    architecture = doc.get("architecture")
+    if architecture in CAT_ARCHITECTURES and "config" in doc:
+        try:
+            net_config, _ = translate_export_config(architecture, doc["config"], "config", [])
+        except LegacyError:
+            net_config = None
+        if net_config is not None:
+            expected = expected_weight_count(architecture, net_config)
+            needs = f"this {architecture} config needs {expected}"
+            if expected > MAX_TEXT_WEIGHTS:
+                raise UnsafeFileError(
+                    f"weights: {needs}, above the limit of {MAX_TEXT_WEIGHTS} for weights written as text"
+                )
+    return NumberSink("weights", MAX_TEXT_WEIGHTS, expected, needs, track_rounding=True)
 
 
 def parse_nam_document(doc: Any, indented: Optional[bool] = None) -> RawModel:
     """The `RawModel` of an already-parsed .nam JSON object (`indented`: how it was laid out,
     if known)."""
+    return _document(doc, indented, None)
+
+
+def _document(doc: Any, indented: Optional[bool], streamed: Optional[NumberSink]) -> RawModel:
+    """The checks and the release evidence of a .nam document; its weights were either
+    streamed into `streamed` or are the list doc["weights"]."""
     if not isinstance(doc, dict):
         raise CorruptFileError(f"a .nam file is a JSON object, this one is {json_type(doc)}")
     if "architecture" not in doc or "weights" not in doc:
@@ -259,11 +377,17 @@ def parse_nam_document(doc: Any, indented: Optional[bool] = None) -> RawModel:
     if isinstance(config, dict) and list(config)[-1:] != ["parametric"] and "parametric" in config:
         warnings.append('config: "parametric" is not its last key, as every release wrote it')
     net_config, param_config = translate_export_config(architecture, config, "config", warnings)
-    weights = weights_vector(doc["weights"], "weights")
-    check_count(architecture, net_config, len(weights))
-    note = float32_warning(weights)
-    if note:
-        warnings.append(note)
+    if streamed is not None:
+        check_count(architecture, net_config, streamed.count)
+        weights = streamed.result()
+        if streamed.rounded:
+            warnings.append(_rounding_note(streamed.rounded))
+    else:
+        weights = weights_vector(doc["weights"], "weights")
+        check_count(architecture, net_config, len(weights))
+        note = float32_warning(weights)
+        if note:
+            warnings.append(note)
     return RawModel(
         format="nam",
         architecture=architecture,
