@@ -1,8 +1,10 @@
 """`load_checkpoint`: a Lightning `.ckpt` of any release 0.3.0–0.7.4 → a `nam_legacy` model.
 
-read (safe, no pickled code runs) → strip Lightning's `_net.` prefix → detect the release
-range → migrate the state dict to the target release → build the model from the model
-config under that release → strict `load_state_dict`.
+build the model from the model config (checked first: nothing is read for a bad config) →
+read (safe, no pickled code runs; inflating at most what a checkpoint of that model holds) →
+strip Lightning's `_net.` prefix → detect the release range → check the state dict against
+the layout that release stores for the config (keys, shapes, dtypes, scalar values) →
+migrate to the target release → strict `load_state_dict`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import torch
 
 from nam_legacy.releases import DEFAULT, ReleaseProfile, get_release
 
-from . import architectures, upgrades
-from .checkpoint import read_checkpoint
+from . import architectures, net_state, upgrades
+from .checkpoint import read_checkpoint, storage_budget
 from .detect import ReleaseRange, checkpoint_releases
-from .errors import CorruptFileError, UnsupportedReleaseError, WeightsMismatchError, names_file, naming
+from .errors import CorruptFileError, UnsafeFileError, UnsupportedReleaseError, names_file, naming
+from .unpickle import kind, quote
 
 _NET_PREFIX = "_net."
+_MAX_VERSION_CHARS = 40  # "pytorch-lightning_version" is a short version string
 
 
 @dataclass
@@ -40,8 +44,9 @@ def _net_state_dict(checkpoint) -> dict:
         raise CorruptFileError("not a Lightning checkpoint: no state_dict")
     net = {}
     for key, value in state_dict.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CorruptFileError(f"state_dict entry {key!r} is not a named tensor")
+        if type(key) is not str or not isinstance(value, torch.Tensor):
+            name = quote(key) if type(key) is str else kind(key)
+            raise CorruptFileError(f"state_dict entry {name} is {kind(value)}, not a named tensor")
         if key.startswith(_NET_PREFIX):
             net[key[len(_NET_PREFIX):]] = value
     if not net:
@@ -49,20 +54,30 @@ def _net_state_dict(checkpoint) -> dict:
     return net
 
 
+def _sample_rate(checkpoint, state_dict, notes: List[str]) -> Optional[float]:
+    """The rate the checkpoint stores: its buffers when it has them (they are what upstream's net loaded),
+    else the Lightning key. Every value is checked; a key that disagrees with the buffers gets a note."""
+    key = upgrades.check_sample_rate(checkpoint.get("sample_rate"), "the checkpoint's sample_rate")
+    if "_has_sample_rate" not in state_dict:
+        return key
+    has = bool(state_dict["_has_sample_rate"])  # shapes and dtypes were checked: 0-d bool and 0-d float32
+    buffer = upgrades.check_sample_rate(state_dict["_sample_rate"].item(), "the net's _sample_rate") if has else None
+    if "sample_rate" in checkpoint and key != buffer:
+        notes.append(f"the checkpoint's sample_rate ({key}) differs from the net's buffers ({buffer}); "
+                     "using the buffers, as upstream's net did")
+    return buffer
+
+
+def _lightning_version(checkpoint) -> Optional[str]:
+    version = checkpoint.get("pytorch-lightning_version")
+    if type(version) is str and len(version) <= _MAX_VERSION_CHARS and version.isprintable():
+        return version
+    return None
+
+
 def _load_strict(model: torch.nn.Module, state_dict: dict, name: str) -> None:
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    if missing or unexpected:
-        raise WeightsMismatchError(
-            f"checkpoint does not fit this {name} config: missing {missing[:3]}, unexpected {unexpected[:3]}"
-        )
-    for key, tensor in expected.items():
-        if tuple(state_dict[key].shape) != tuple(tensor.shape):
-            raise WeightsMismatchError(
-                f"checkpoint does not fit this {name} config: {key} has shape "
-                f"{tuple(state_dict[key].shape)}, config implies {tuple(tensor.shape)}"
-            )
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    net_state.check(state_dict, expected, name)  # already true of a checked checkpoint; a guard for migrations
     model.load_state_dict(state_dict, strict=True)
 
 
@@ -73,6 +88,10 @@ def target_release(release) -> ReleaseProfile:
         return get_release(release)
     except KeyError as e:
         raise UnsupportedReleaseError(str(e.args[0])) from None
+
+
+def model_bytes(model: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 
 
 @names_file
@@ -86,27 +105,36 @@ def open_checkpoint(
     target = target_release(release)
     with naming(model_config):  # a bad model config names its own file (checked before the checkpoint is read)
         name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
-        architectures.validate_net_config(name, net_config, path="net.config")
-    checkpoint = read_checkpoint(path)
+        model = architectures.build(name, net_config, target)
+    checkpoint = read_checkpoint(path, max_bytes=storage_budget(model_bytes(model)))
+    try:
+        return _load(checkpoint, model, name, target)
+    except MemoryError:  # the checks should make this unreachable; never let it escape untyped
+        raise UnsafeFileError("loading it needs more memory than is available") from None
+
+
+def _load(checkpoint: dict, model: torch.nn.Module, name: str, target: ReleaseProfile) -> LoadedCheckpoint:
     state_dict = _net_state_dict(checkpoint)
     detected = checkpoint_releases(name, checkpoint, state_dict)
     if detected.first.version > detected.last.version:
         raise CorruptFileError(f"the {name} checkpoint mixes traits of different releases: {'; '.join(detected.evidence)}")
-    payload = {"architecture": name, "state_dict": state_dict, "sample_rate": checkpoint.get("sample_rate")}
+    # Everything a step or the model will touch, checked against what the writing release stores.
+    net_state.check(state_dict, net_state.layout(name, model, detected.last), name)
+    notes: List[str] = []
+    payload = {"architecture": name, "state_dict": state_dict, "sample_rate": _sample_rate(checkpoint, state_dict, notes)}
     payload = upgrades.migrate(payload, detected.last, target)
-    model = architectures.build(name, net_config, target)
     _load_strict(model, payload["state_dict"], name)
     model.eval()
-    version = checkpoint.get("pytorch-lightning_version")
     others = [k for k in checkpoint["state_dict"] if not k.startswith(_NET_PREFIX)]
-    notes = [f"ignored {len(others)} state_dict entries outside the net (e.g. {others[0]})"] if others else []
+    if others:
+        notes.insert(0, f"ignored {len(others)} state_dict entries outside the net (e.g. {quote(others[0])})")
     return LoadedCheckpoint(
         model=model,
         architecture=name,
         detected=detected,
         release=target,
         sample_rate=payload.get("sample_rate"),
-        lightning_version=version if isinstance(version, str) else None,
+        lightning_version=_lightning_version(checkpoint),
         notes=notes,
     )
 

@@ -1,29 +1,36 @@
 """The zip container of a torch (>= 1.6) checkpoint: member names, size limits, and storages read on demand.
 
 Nothing is ever extracted to disk, but member names are still checked so that a hostile archive is refused as a
-whole. Declared sizes are checked before anything is read, and a read never goes past what was declared.
+whole. The entry count and central-directory size are checked from the end-of-central-directory record before
+the directory is parsed; declared sizes are checked before anything is read; entries may not overlap; and every
+read is charged, before it allocates, to one budget of inflated bytes for the whole archive (by default
+MAX_TOTAL_BYTES; `compat.loading` passes a smaller one derived from the model the config describes). A read never
+goes past what was declared, and inflating streams in chunks into the one preallocated buffer.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
 import torch
 
-from .errors import CorruptFileError, UnknownFormatError, UnsafeFileError
+from .errors import CorruptFileError, UnknownFormatError, UnsafeFileError, UnsupportedReleaseError
 
-MAX_TOTAL_BYTES = 2 * 2**30  # uncompressed, all entries together
-MAX_ENTRY_BYTES = 2 * 2**30
-MAX_ENTRIES = 100_000
+MAX_TOTAL_BYTES = 2**30  # uncompressed, all entries together (and all reads together)
+MAX_ENTRY_BYTES = 2**30
+MAX_ENTRIES = 20_000  # a genuine checkpoint has 2 entries per tensor at most, plus 5
+MAX_CENTRAL_DIR_BYTES = 4 * 2**20  # a genuine one is under 100 bytes per entry
 MAX_PICKLE_BYTES = 64 * 2**20  # a genuine data.pkl is a few KB
 MAX_COMPRESSION_RATIO = 100  # torch stores entries uncompressed; this only matters for re-zipped files
 _RATIO_EXEMPT_BYTES = 2**20  # small entries of zeros legitimately deflate better than that
 _CHUNK = 2**20
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... name length, extra length
 # torch < 1.6 (or `_use_new_zipfile_serialization=False`) starts with pickle protocol 2 and LONG1 of its magic number.
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 _STORAGE_KEY = re.compile(r"[0-9]{1,20}")  # torch numbers its storages
@@ -32,11 +39,15 @@ _STORAGE_KEY = re.compile(r"[0-9]{1,20}")  # torch numbers its storages
 class TorchArchive:
     """An open, validated checkpoint archive. Use as a context manager; storages stay valid after closing."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_bytes: int | None = None):
+        """`max_bytes`: the most all reads together may inflate to (capped at MAX_TOTAL_BYTES)."""
+        self._budget = MAX_TOTAL_BYTES if max_bytes is None else min(max_bytes, MAX_TOTAL_BYTES)
+        self._inflated = 0
         self._file: BinaryIO = open(path, "rb")
         try:
             self._zip = _open_zip(self._file)
             self._entries, self.prefix = _validate(self._zip.infolist())
+            _check_layout(self._file, self._zip)
             self._check_version_files()
         except BaseException:
             self._file.close()
@@ -96,6 +107,10 @@ class TorchArchive:
 
     def _read(self, info: zipfile.ZipInfo) -> bytearray:
         """Exactly the declared bytes, into one writable buffer; the zip module checks the CRC at the end."""
+        if self._inflated + info.file_size > self._budget:  # before allocating anything
+            raise UnsafeFileError(f"the archive's entries inflate to more than {self._budget} bytes, the most "
+                                  f"{'a checkpoint of this model holds' if self._budget < MAX_TOTAL_BYTES else 'allowed'}")
+        self._inflated += info.file_size
         buf = bytearray(info.file_size)
         view, pos = memoryview(buf), 0
         try:
@@ -119,15 +134,36 @@ def _open_zip(fh: BinaryIO) -> zipfile.ZipFile:
     head = fh.read(len(_LEGACY_MAGIC))
     fh.seek(0)
     if head == _LEGACY_MAGIC:
-        raise UnknownFormatError(
+        raise UnsupportedReleaseError(
             "file uses the legacy (torch < 1.6) serialization, which is not supported; re-save it with torch >= 1.6")
     if not head.startswith(_ZIP_MAGIC):
         raise UnknownFormatError(f"not a torch checkpoint (a zip archive); it starts with {head[:8].hex()!r}")
     try:
-        return zipfile.ZipFile(fh)
+        declared = _check_directory_claims(fh)
+        zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, OverflowError,
-            NotImplementedError) as e:  # what the zip module raises on damaged central directories
+            NotImplementedError, struct.error) as e:  # what the zip module raises on damaged central directories
         raise CorruptFileError(f"damaged or truncated zip archive: {str(e)[:200]}") from None
+    if len(zf.infolist()) != declared:
+        zf.close()
+        raise CorruptFileError(f"the zip directory holds {len(zf.infolist())} entries, its end record says {declared}")
+    return zf
+
+
+def _check_directory_claims(fh: BinaryIO) -> int:
+    """The entry count the end-of-central-directory record declares, refused if it or the directory's size is
+    over the limits, so that a hostile directory is never parsed. The record is found by the zip module's own
+    search (`zipfile._EndRecData`, zip64 included), so this checks exactly the record `ZipFile` then uses."""
+    endrec = zipfile._EndRecData(fh)
+    fh.seek(0)
+    if not endrec:
+        raise zipfile.BadZipFile("no end-of-central-directory record")
+    count, size = endrec[zipfile._ECD_ENTRIES_TOTAL], endrec[zipfile._ECD_SIZE]
+    if count > MAX_ENTRIES:
+        raise UnsafeFileError(f"archive declares {count} entries, above the limit of {MAX_ENTRIES}")
+    if size > MAX_CENTRAL_DIR_BYTES:
+        raise UnsafeFileError(f"archive's central directory is {size} bytes, above the limit of {MAX_CENTRAL_DIR_BYTES}")
+    return count
 
 
 def _validate(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], str]:
@@ -159,6 +195,25 @@ def _validate(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo],
     if len(prefixes) != 1:
         raise UnsafeFileError(f"archive has {len(prefixes)} top-level directories, not one")
     return entries, prefixes.pop()
+
+
+def _check_layout(fh: BinaryIO, zf: zipfile.ZipFile) -> None:
+    """Entries may not overlap one another or the central directory: a genuine archive stores each once, and
+    overlapping entries are how a small zip claims to hold many large ones. Reads each local header's lengths."""
+    end = 0
+    for info in sorted(zf.infolist(), key=lambda i: i.header_offset):
+        if info.header_offset < end:
+            raise UnsafeFileError(f"zip entry {info.filename[:100]!r} overlaps another entry")
+        fh.seek(info.header_offset)
+        header = fh.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != _ZIP_MAGIC:
+            raise CorruptFileError(f"zip entry {info.filename[:100]!r} has no local header")
+        name_len, extra_len = _LOCAL_HEADER.unpack(header)[-2:]
+        end = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len + info.compress_size
+        end += 12 if info.flag_bits & 0x08 else 0  # the data descriptor after the data, without its signature
+    if end > zf.start_dir:
+        raise UnsafeFileError("zip entries overlap the central directory")
+    fh.seek(0)
 
 
 def _check_size(info: zipfile.ZipInfo) -> None:

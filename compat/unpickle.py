@@ -3,6 +3,15 @@
 Checkpoints come from strangers, so nothing here imports, looks up or calls anything the file names: there is no
 `pickle.loads` and no `find_class`. `pickletools.genops` only parses the opcodes; this module decides what each may
 do. A global outside `ALLOWED_GLOBALS` or an opcode outside `_OPS` raises `UnsafeFileError` naming it.
+
+Time and memory are bounded by what the file is, not by what it builds:
+
+- Dict keys and set elements are only what genuine checkpoints use: `str`, and `int` in [0, MAX_INT_KEY). Their
+  hashes are cheap and cannot be chosen to collide (small ints hash to themselves; str hashes are seeded per
+  process), and a structure shared through the memo is never hashed or walked.
+- Every step is charged to a work budget proportional to the pickle's size (`work_budget`), so no opcode sequence
+  can do more than a constant amount of work per byte of the file.
+- Error messages never format a file's objects: they name a type and a size, or quote a short slice of a string.
 """
 
 from __future__ import annotations
@@ -17,16 +26,42 @@ import torch
 
 from .errors import CorruptFileError, LegacyError, UnsafeFileError, UnsupportedReleaseError
 
-# Far above a genuine data.pkl (a few thousand opcodes, a few KB), low enough that no pickle can exhaust memory.
+# Far above a genuine data.pkl (a few thousand opcodes, a few KB), low enough to run in a few seconds.
 MAX_OPCODES = 2_000_000
 MAX_MEMO_INDEX = 1_000_000
 MAX_CONTAINER_LEN = 1_000_000
 MAX_STR_LEN = 16 * 2**20
 MAX_INT_BITS = 1024
-MAX_HASHABLE_DEPTH = 100  # CPython hashes nested tuples recursively in C with no guard: deep ones crash it
+MAX_INT_KEY = 2**16  # genuine int keys are optimizer parameter indices (0, 1, ...)
+MAX_HASHABLE_DEPTH = 100  # tuple nesting; CPython's C code recurses through nested tuples unguarded
 MAX_TENSOR_DIMS = 64
 MAX_TENSOR_NUMEL = 2**32  # stride-0 views can claim any size; a bigger one is not a model weight
+WORK_PER_BYTE = 4  # a genuine pickle uses about 1 unit per byte
+WORK_BASE = 100_000
+_KEY_BYTES_PER_UNIT = 64  # comparing two equal str keys costs about a unit per 64 characters
 _MAX_INDEX = 2**62  # offsets, sizes and strides must fit torch's int64 with room for our sums
+_QUOTE = 60  # characters of a file's string quoted in a message
+
+
+def work_budget(pickle_bytes: int) -> int:
+    """Work units a pickle of this many bytes may use: opcodes, items moved into containers, key comparisons."""
+    return WORK_BASE + WORK_PER_BYTE * pickle_bytes
+
+
+def quote(text: str, limit: int = _QUOTE) -> str:
+    """A string from the file, cut to `limit` characters before it is formatted (repr of the slice)."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
+def kind(obj: object) -> str:
+    """What an object from the file is, without formatting it: 'a tuple of 3 items', 'a str of 12 characters'."""
+    name = type(obj).__name__
+    article = "an" if name[:1] in "aeiouAEIOU" else "a"
+    if isinstance(obj, (str, bytes)):
+        return f"{article} {name} of {len(obj)} {'characters' if isinstance(obj, str) else 'bytes'}"
+    if isinstance(obj, (tuple, list, dict, set, frozenset)):
+        return f"{article} {name} of {len(obj)} items"
+    return f"{article} {name}"
 
 
 class StorageType:
@@ -53,14 +88,16 @@ def _is_index(v: object) -> bool:
 def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
     """Our `torch._utils._rebuild_tensor_v2`: a bounds-checked strided view of a storage from the archive."""
     if not isinstance(storage, Storage):
-        raise UnsafeFileError(f"_rebuild_tensor_v2 given a {type(storage).__name__}, not a storage from the archive")
-    if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride) <= MAX_TENSOR_DIMS
+        raise UnsafeFileError(f"_rebuild_tensor_v2 given {kind(storage)}, not a storage from the archive")
+    if not (type(size) is tuple and type(stride) is tuple and len(size) == len(stride) <= MAX_TENSOR_DIMS
             and all(map(_is_index, (storage_offset, *size, *stride))) and type(requires_grad) is bool):
         raise CorruptFileError("_rebuild_tensor_v2 given a malformed offset, size, stride or requires_grad")
-    if not isinstance(backward_hooks, dict) or backward_hooks:
+    if type(backward_hooks) not in (dict, collections.OrderedDict) or backward_hooks:
         raise UnsafeFileError("tensor carries backward hooks")
     if metadata:
-        raise UnsupportedReleaseError(f"tensor metadata {sorted(metadata)!r} is not supported")
+        names = ", ".join(quote(k, 20) if type(k) is str else kind(k) for k in list(metadata)[:3]) \
+            if isinstance(metadata, dict) else kind(metadata)
+        raise UnsupportedReleaseError(f"tensor metadata ({names}) is not supported")
     numel = math.prod(size)
     if numel > MAX_TENSOR_NUMEL:
         raise UnsafeFileError(f"tensor claims {numel} elements, above the limit of {MAX_TENSOR_NUMEL}")
@@ -88,40 +125,74 @@ ALLOWED_GLOBALS: dict[str, tuple[object, str]] = {
        for name, dtype in _STORAGE_DTYPES.items()},
 }
 _NAMES = {id(obj): name for name, (obj, _) in ALLOWED_GLOBALS.items()}
+_LONGEST_GLOBAL = max(map(len, ALLOWED_GLOBALS))
+
+# Instance attributes BUILD may set on an OrderedDict: a state_dict carries `_metadata` (module versions). Nothing
+# else, so that no attribute can shadow a method (`get`, `items`) that later code calls.
+BUILD_ATTRIBUTES = frozenset({"_metadata"})
 
 
 def loads(data: bytes, load_storage: Callable[[str, torch.dtype, int], torch.Tensor]) -> object:
     """Run `data` (a data.pkl) under the policy; `load_storage(key, dtype, numel)` returns that storage, flat."""
     with warnings.catch_warnings():  # genops warns (DeprecationWarning) on bad escapes in text opcodes we refuse
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _Machine(load_storage).run(data)
+        machine = _Machine(load_storage, work_budget(len(data)))
+        try:
+            return machine.run(data)
+        except MemoryError:
+            raise UnsafeFileError("the pickle needs more memory than is available") from None
+        except RecursionError:
+            raise UnsafeFileError("the pickle nests too deeply") from None
+        finally:
+            machine.release()
 
 
 class _Machine:
-    def __init__(self, load_storage):
+    def __init__(self, load_storage, budget: int):
         self.load_storage = load_storage
+        self.budget = budget
+        self.work = 0
         self.stack: list = []
         self.marks: list[int] = []  # stack heights at each open MARK
         self.memo: dict[int, object] = {}
         self.storages: dict[str, Storage] = {}
-        self.depth: dict[int, tuple[object, int]] = {}  # id -> (tuple or frozenset kept alive, nesting depth)
+        self.depth: dict[int, tuple[object, int]] = {}  # id -> (tuple kept alive, nesting depth)
+
+    def release(self) -> None:
+        self.stack = self.marks = self.memo = self.depth = self.storages = None
+
+    def charge(self, units: int) -> None:
+        self.work += units
+        if self.work > self.budget:
+            raise UnsafeFileError(f"the pickle asks for more work than its size allows ({self.budget} units)")
 
     def run(self, data: bytes) -> object:
-        pos = 0
+        pos, prev, frame_end = 0, 0, None
         try:
             for count, (op, arg, pos) in enumerate(pickletools.genops(data)):
                 if count >= MAX_OPCODES:
                     raise UnsafeFileError(f"pickle runs more than {MAX_OPCODES} opcodes")
+                if frame_end is not None and prev < frame_end < pos:
+                    raise CorruptFileError(f"pickle opcode at byte {prev} runs past the end of its frame")
+                prev = pos
+                self.charge(1)
                 if op.name == "STOP":
                     break  # genops stops after STOP, or raises ValueError if the bytes end first
+                if op.name == "FRAME":
+                    if frame_end is not None and pos < frame_end:
+                        raise CorruptFileError(f"pickle starts a frame at byte {pos} inside another frame")
+                    frame_end = pos + 9 + arg  # opcode byte, 8-byte length, then the frame
+                    if frame_end > len(data):
+                        raise CorruptFileError(f"pickle frame at byte {pos} claims {arg} bytes, past the end")
+                    continue
                 handler = _OPS.get(op.name)
                 if handler is None:
                     raise UnsafeFileError(f"pickle opcode {op.name} is not allowed (byte {pos})")
                 handler(self, arg)
         except LegacyError:
             raise
-        except (ValueError, TypeError, OverflowError, RuntimeError) as e:  # genops on bad bytes, unhashable keys
-            raise CorruptFileError(f"malformed pickle near byte {pos}: {str(e)[:200]!r}") from None
+        except (ValueError, TypeError, OverflowError, RuntimeError, UnicodeError) as e:  # genops on bad bytes
+            raise CorruptFileError(f"malformed pickle near byte {pos}: {type(e).__name__}: {str(e)[:120]}") from None
         if len(self.stack) != 1 or self.marks or pos + 1 != len(data):
             raise CorruptFileError(f"pickle does not end cleanly at STOP (byte {pos})")
         return self.stack[0]
@@ -142,6 +213,7 @@ class _Machine:
         start = self.marks.pop()
         items = self.stack[start:]
         del self.stack[start:]
+        self.charge(len(items))
         return items
 
     def push_value(self, v):
@@ -151,29 +223,47 @@ class _Machine:
             raise UnsafeFileError(f"pickle holds an integer of {v.bit_length()} bits")
         self.stack.append(v)
 
-    def push_hashable(self, v):
-        """Push a new tuple or frozenset whose nesting depth is bounded (see MAX_HASHABLE_DEPTH)."""
+    def push_tuple(self, v: tuple):
+        """Push a new tuple whose nesting depth is bounded (see MAX_HASHABLE_DEPTH)."""
+        if len(v) > MAX_CONTAINER_LEN:
+            raise UnsafeFileError(f"pickle makes a tuple longer than {MAX_CONTAINER_LEN}")
         depth = 1 + max((self.depth.get(id(x), (None, 0))[1] for x in v), default=0)
-        if depth > MAX_HASHABLE_DEPTH or len(v) > MAX_CONTAINER_LEN:
-            raise UnsafeFileError(f"pickle nests tuples deeper than {MAX_HASHABLE_DEPTH} or makes one too long")
+        if depth > MAX_HASHABLE_DEPTH:
+            raise UnsafeFileError(f"pickle nests tuples deeper than {MAX_HASHABLE_DEPTH}")
         self.depth[id(v)] = (v, depth)
         self.stack.append(v)
 
-    def add_to(self, kind: type, items: list):
+    def key(self, k, role: str):
+        """A dict key or set element: only what genuine checkpoints use, charged for its comparison cost."""
+        if type(k) is str:
+            self.charge(1 + len(k) // _KEY_BYTES_PER_UNIT)
+        elif type(k) is int and 0 <= k < MAX_INT_KEY:
+            self.charge(1)
+        else:
+            raise UnsafeFileError(f"pickle uses {kind(k)} as a {role}; checkpoints use only strings and "
+                                  f"integers 0..{MAX_INT_KEY - 1}")
+        return k
+
+    def add_to(self, container: type, items: list):
         target = self.top()
-        if not isinstance(target, kind):
-            raise CorruptFileError(f"pickle adds items to a {type(target).__name__}, not a {kind.__name__}")
-        if len(target) + len(items) // (2 if kind is dict else 1) > MAX_CONTAINER_LEN:
-            raise UnsafeFileError(f"pickle makes a {kind.__name__} longer than {MAX_CONTAINER_LEN}")
-        if kind is dict:
+        if not isinstance(target, container):
+            raise CorruptFileError(f"pickle adds items to {kind(target)}, not a {container.__name__}")
+        if len(target) + len(items) // (2 if container is dict else 1) > MAX_CONTAINER_LEN:
+            raise UnsafeFileError(f"pickle makes a {container.__name__} longer than {MAX_CONTAINER_LEN}")
+        if container is dict:
             if len(items) % 2:
                 raise CorruptFileError("malformed pickle: SETITEMS with an odd number of items")
             for k, v in zip(items[::2], items[1::2]):
-                target[k] = v
-        elif kind is list:
+                target[self.key(k, "dict key")] = v
+        elif container is list:
             target.extend(items)
         else:
-            target.update(items)
+            target.update(self.key(k, "set element") for k in items)
+
+    def frozenset_(self, items: list):
+        if len(items) > MAX_CONTAINER_LEN:
+            raise UnsafeFileError(f"pickle makes a frozenset longer than {MAX_CONTAINER_LEN}")
+        self.stack.append(frozenset(self.key(k, "set element") for k in items))
 
     # -- memo
     def put(self, index: int):
@@ -188,17 +278,20 @@ class _Machine:
 
     # -- the opcodes that can touch a global
     def global_(self, module: object, name: object):
-        if not isinstance(module, str) or not isinstance(name, str):
+        if type(module) is not str or type(name) is not str:
             raise CorruptFileError("malformed pickle: STACK_GLOBAL needs two strings")
-        entry = ALLOWED_GLOBALS.get(f"{module}.{name}")
+        full = f"{module}.{name}" if len(module) + len(name) < _LONGEST_GLOBAL else None
+        entry = ALLOWED_GLOBALS.get(full) if full else None
         if entry is None:
-            raise UnsafeFileError(f"pickle refers to global {module}.{name}, which is not allowed")
+            cut = len(module) > _QUOTE or len(name) > _QUOTE
+            shown = full if full is not None else f"{module[:_QUOTE]}.{name[:_QUOTE]}" + ("..." if cut else "")
+            raise UnsafeFileError(f"pickle refers to global {shown}, which is not allowed")
         self.stack.append(entry[0])
 
     def reduce(self, _):
         args, func = self.pop(), self.pop()
-        if not isinstance(args, tuple):
-            raise CorruptFileError(f"malformed pickle: REDUCE arguments are a {type(args).__name__}")
+        if type(args) is not tuple:
+            raise CorruptFileError(f"malformed pickle: REDUCE arguments are {kind(args)}")
         if func is collections.OrderedDict and not args:
             self.stack.append(collections.OrderedDict())
         elif func is rebuild_tensor_v2 and 6 <= len(args) <= 7:
@@ -210,26 +303,33 @@ class _Machine:
     def build(self, _):
         state, inst = self.pop(), self.top()
         # OrderedDict.__reduce__ carries instance attributes (a state_dict's `_metadata`) as a dict state.
-        if type(inst) is not collections.OrderedDict or not isinstance(state, dict):
-            raise UnsafeFileError(f"pickle BUILD sets state on a {type(inst).__name__} from a {type(state).__name__}")
-        for key in state:
-            if not isinstance(key, str) or not key.isidentifier() or key.startswith("__"):
-                raise UnsafeFileError(f"pickle sets attribute {str(key)[:80]!r} on an OrderedDict")
+        if type(inst) is not collections.OrderedDict or type(state) not in (dict, collections.OrderedDict):
+            raise UnsafeFileError(f"pickle BUILD sets state on {kind(inst)} from {kind(state)}")
+        self.charge(len(state))
+        for key, value in state.items():
+            if type(key) is not str:
+                raise UnsafeFileError(f"pickle sets an attribute named by {kind(key)} on an OrderedDict")
+            if key not in BUILD_ATTRIBUTES:
+                raise UnsafeFileError(f"pickle sets attribute {quote(key)} on an OrderedDict "
+                                      f"(only {', '.join(sorted(BUILD_ATTRIBUTES))} is allowed)")
+            if type(value) not in (dict, collections.OrderedDict):
+                raise UnsafeFileError(f"pickle sets {key} of an OrderedDict to {kind(value)}, not a dict")
         vars(inst).update(state)
 
     def persistent_load(self, _):
         pid = self.pop()
-        if not (isinstance(pid, tuple) and len(pid) == 5 and isinstance(pid[0], str) and pid[0] == "storage"
+        if not (type(pid) is tuple and len(pid) == 5 and type(pid[0]) is str and pid[0] == "storage"
                 and isinstance(pid[1], StorageType)):
-            raise UnsafeFileError(f"pickle persistent id {str(pid)[:80]!r} is not a storage reference")
+            raise UnsafeFileError(f"pickle persistent id is {kind(pid)}, not a storage reference")
         _, stype, key, location, numel = pid
-        if not (isinstance(key, str) and isinstance(location, str) and _is_index(numel)):
-            raise CorruptFileError(f"pickle storage reference {str(pid)[:80]!r} is malformed")
+        if not (type(key) is str and type(location) is str and _is_index(numel)):
+            raise CorruptFileError(f"pickle storage reference is malformed (key {kind(key)}, location "
+                                   f"{kind(location)}, size {kind(numel)})")
         storage = self.storages.get(key)
         if storage is None:  # location is ignored: everything is read onto the CPU
             storage = self.storages[key] = Storage(stype.dtype, self.load_storage(key, stype.dtype, numel))
         elif storage.dtype != stype.dtype or storage.flat.numel() != numel:
-            raise CorruptFileError(f"storage {key} is referenced with two different dtypes or sizes")
+            raise CorruptFileError(f"storage {quote(key, 24)} is referenced with two different dtypes or sizes")
         self.stack.append(storage)
 
 
@@ -242,10 +342,9 @@ def _check_protocol(version: int) -> None:
         raise CorruptFileError(f"pickle protocol {version} is unknown")
 
 
-# opcode name -> what it does; genops has already decoded each argument.
+# opcode name -> what it does; genops has already decoded each argument. FRAME and STOP are handled in `run`.
 _OPS: dict[str, Callable[[_Machine, object], None]] = {
     "PROTO": lambda m, v: _check_protocol(v),
-    "FRAME": lambda m, _: None,
     "MARK": lambda m, _: m.marks.append(len(m.stack)),
     "POP": lambda m, _: m.pop() if len(m.stack) > (m.marks[-1] if m.marks else 0) else m.pop_mark(),
     "POP_MARK": lambda m, _: m.pop_mark(),
@@ -258,12 +357,12 @@ _OPS: dict[str, Callable[[_Machine, object], None]] = {
     "EMPTY_DICT": lambda m, _: m.stack.append({}),
     "EMPTY_LIST": lambda m, _: m.stack.append([]),
     "EMPTY_SET": lambda m, _: m.stack.append(set()),
-    "EMPTY_TUPLE": lambda m, _: m.push_hashable(()),
-    "TUPLE": lambda m, _: m.push_hashable(tuple(m.pop_mark())),
-    "TUPLE1": lambda m, _: m.push_hashable(tuple(_pop_n(m, 1))),
-    "TUPLE2": lambda m, _: m.push_hashable(tuple(_pop_n(m, 2))),
-    "TUPLE3": lambda m, _: m.push_hashable(tuple(_pop_n(m, 3))),
-    "FROZENSET": lambda m, _: m.push_hashable(frozenset(m.pop_mark())),
+    "EMPTY_TUPLE": lambda m, _: m.push_tuple(()),
+    "TUPLE": lambda m, _: m.push_tuple(tuple(m.pop_mark())),
+    "TUPLE1": lambda m, _: m.push_tuple(tuple(_pop_n(m, 1))),
+    "TUPLE2": lambda m, _: m.push_tuple(tuple(_pop_n(m, 2))),
+    "TUPLE3": lambda m, _: m.push_tuple(tuple(_pop_n(m, 3))),
+    "FROZENSET": lambda m, _: m.frozenset_(m.pop_mark()),
     "APPEND": lambda m, _: m.add_to(list, [m.pop()]),
     "APPENDS": lambda m, _: m.add_to(list, m.pop_mark()),
     "SETITEM": lambda m, _: m.add_to(dict, _pop_n(m, 2)),
