@@ -134,8 +134,8 @@ def _open_zip(fh: BinaryIO) -> zipfile.ZipFile:
     head = fh.read(len(_LEGACY_MAGIC))
     fh.seek(0)
     if head == _LEGACY_MAGIC:
-        raise UnsupportedReleaseError(
-            "file uses the legacy (torch < 1.6) serialization, which is not supported; re-save it with torch >= 1.6")
+        raise UnsupportedReleaseError("it uses torch's pre-1.6 (non-zip) checkpoint format, which is not supported; "
+                                      "re-save it with torch >= 1.6 in a trusted environment")
     if not head.startswith(_ZIP_MAGIC):
         raise UnknownFormatError(f"not a torch checkpoint (a zip archive); it starts with {head[:8].hex()!r}")
     try:

@@ -49,8 +49,12 @@ def work_budget(pickle_bytes: int) -> int:
 
 
 def quote(text: str, limit: int = _QUOTE) -> str:
-    """A string from the file, cut to `limit` characters before it is formatted (repr of the slice)."""
-    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+    """A string from the file, quoted with every unprintable character escaped (repr), cut to about `limit`
+    characters: the slice is taken before it is formatted, and the escaped form is cut again."""
+    shown = repr(text[:limit])
+    if len(shown) > limit + 2:
+        return shown[:limit + 1] + "..."
+    return shown + ("..." if len(text) > limit else "")
 
 
 def kind(obj: object) -> str:
@@ -175,7 +179,9 @@ class _Machine:
                 if frame_end is not None and prev < frame_end < pos:
                     raise CorruptFileError(f"pickle opcode at byte {prev} runs past the end of its frame")
                 prev = pos
-                self.charge(1)
+                self.work += 1
+                if self.work > self.budget:
+                    self.charge(0)
                 if op.name == "STOP":
                     break  # genops stops after STOP, or raises ValueError if the bytes end first
                 if op.name == "FRAME":
@@ -224,13 +230,17 @@ class _Machine:
         self.stack.append(v)
 
     def push_tuple(self, v: tuple):
-        """Push a new tuple whose nesting depth is bounded (see MAX_HASHABLE_DEPTH)."""
+        """Push a new tuple whose nesting depth is bounded (see MAX_HASHABLE_DEPTH). Only tuples that hold
+        tuples are recorded (a tuple of leaves has depth 1), and each recorded one is kept alive, so that its id
+        cannot be reused while it is in the table."""
         if len(v) > MAX_CONTAINER_LEN:
             raise UnsafeFileError(f"pickle makes a tuple longer than {MAX_CONTAINER_LEN}")
-        depth = 1 + max((self.depth.get(id(x), (None, 0))[1] for x in v), default=0)
-        if depth > MAX_HASHABLE_DEPTH:
-            raise UnsafeFileError(f"pickle nests tuples deeper than {MAX_HASHABLE_DEPTH}")
-        self.depth[id(v)] = (v, depth)
+        inner = [x for x in v if type(x) is tuple]
+        if inner:
+            depth = 1 + max(self.depth[id(x)][1] if id(x) in self.depth else 1 for x in inner)
+            if depth > MAX_HASHABLE_DEPTH:
+                raise UnsafeFileError(f"pickle nests tuples deeper than {MAX_HASHABLE_DEPTH}")
+            self.depth[id(v)] = (v, depth)
         self.stack.append(v)
 
     def key(self, k, role: str):
@@ -283,8 +293,8 @@ class _Machine:
         full = f"{module}.{name}" if len(module) + len(name) < _LONGEST_GLOBAL else None
         entry = ALLOWED_GLOBALS.get(full) if full else None
         if entry is None:
-            cut = len(module) > _QUOTE or len(name) > _QUOTE
-            shown = full if full is not None else f"{module[:_QUOTE]}.{name[:_QUOTE]}" + ("..." if cut else "")
+            cut = len(module) > _QUOTE or len(name) > _QUOTE  # never join two long strings: slice first
+            shown = quote(f"{module[:_QUOTE]}.{name[:_QUOTE]}", 2 * _QUOTE + 1) + ("..." if cut else "")
             raise UnsafeFileError(f"pickle refers to global {shown}, which is not allowed")
         self.stack.append(entry[0])
 

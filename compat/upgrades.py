@@ -23,6 +23,7 @@ from packaging.version import Version
 from nam_legacy.releases import ReleaseProfile
 
 from .errors import CorruptFileError, UnsupportedReleaseError, WeightsMismatchError
+from .unpickle import kind
 
 Payload = Dict[str, object]
 Spec = Tuple[Tuple[int, ...], torch.dtype]  # shape, dtype
@@ -49,7 +50,7 @@ def check_sample_rate(rate: object, where: str = "sample_rate") -> float | None:
     if rate is None:
         return None
     if type(rate) not in (int, float) or not (math.isfinite(rate) and 0 < rate <= MAX_SAMPLE_RATE):
-        shown = repr(rate) if type(rate) in (int, float) and abs(rate) < 1e30 else f"a {type(rate).__name__}"
+        shown = repr(rate) if type(rate) in (int, float) and abs(rate) < 1e30 else kind(rate)
         raise CorruptFileError(f"{where} must be a positive number up to {MAX_SAMPLE_RATE} or null, not {shown}")
     return float(rate)
 

@@ -249,7 +249,7 @@ def test_hostile_archives_are_refused(genuine, tmp_path, monkeypatch):
 def test_legacy_torch_format_is_refused_with_a_clear_message(tmp_path):
     """Recognised, hence not UnknownFormatError: the same error `compat.load` gives (docs/checkpoint-safety.md)."""
     path = save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "legacy.ckpt", _use_new_zipfile_serialization=False)
-    with pytest.raises(UnsupportedReleaseError, match="legacy .torch < 1.6"):
+    with pytest.raises(UnsupportedReleaseError, match="pre-1.6 .non-zip. checkpoint format.*re-save it"):
         read_checkpoint(path)
 
 
