@@ -67,5 +67,7 @@ def build(name: str, net_config: Mapping[str, Any], release: ReleaseProfile) -> 
             return cls.init_from_config(checked)
         # ZeroDivisionError: a HyperConvNet whose hypernet units are all dead at init
         # has no output spread to normalise by (upstream divided by zero too).
-        except (TypeError, KeyError, ValueError, AssertionError, RuntimeError, ZeroDivisionError) as e:
+        # AttributeError: a CatLSTM with "bias": false (upstream's init sets the biases).
+        except (TypeError, KeyError, ValueError, AssertionError, RuntimeError, ZeroDivisionError,
+                AttributeError) as e:
             raise ConfigError(f"cannot build {name} from its config: {type(e).__name__}: {e}") from None

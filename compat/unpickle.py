@@ -195,7 +195,7 @@ class _Machine:
                 if handler is None:
                     raise UnsafeFileError(f"pickle opcode {op.name} is not allowed (byte {pos})")
                 handler(self, arg)
-        except LegacyError:
+        except (LegacyError, MemoryError, RecursionError):  # RecursionError is a RuntimeError: `loads` types it
             raise
         except (ValueError, TypeError, OverflowError, RuntimeError, UnicodeError) as e:  # genops on bad bytes
             raise CorruptFileError(f"malformed pickle near byte {pos}: {type(e).__name__}: {str(e)[:120]}") from None

@@ -386,3 +386,124 @@ def test_pickle_module_is_never_asked_to_load(genuine, monkeypatch):
     monkeypatch.setattr(torch, "load", refuse)
     ckpt, path = genuine
     assert_same(read_checkpoint(path), ckpt)
+
+
+# -- the directory, overlaps and the inflate budget (issue 10, class 3) -------------------------------------------
+
+def _eocd_fields(data: bytes) -> dict:
+    """Offsets of the entry-count and directory-size fields in the end records (zip64 first, if any)."""
+    out = {}
+    at64 = data.rfind(b"PK\x06\x06")
+    if at64 >= 0:
+        out.update(count64=(at64 + 32, "<Q"), size64=(at64 + 40, "<Q"))
+    at = data.rfind(b"PK\x05\x06")
+    out.update(count=(at + 10, "<H"), size=(at + 12, "<I"))
+    return out
+
+
+def _patched(path: Path, dst: Path, **values) -> Path:
+    data = bytearray(path.read_bytes())
+    fields = _eocd_fields(bytes(data))
+    for name, value in values.items():
+        struct.pack_into(fields[name][1], data, fields[name][0], value)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("values, needle", [
+    ({"count64": 10**7, "count": 0xFFFF}, "declares 10000000 entries"),
+    ({"size64": 2**40}, "central directory is 1099511627776 bytes"),
+])
+def test_end_record_claims_are_checked_before_the_directory_is_parsed(genuine, tmp_path, monkeypatch, values, needle):
+    _, path = genuine
+    bad = _patched(path, tmp_path / "claims.ckpt", **values)
+    parse = zipfile.ZipFile._RealGetContents
+
+    def no_parse(self):
+        raise AssertionError("parsed the central directory")
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", no_parse)
+    with pytest.raises(UnsafeFileError, match=needle):
+        read_checkpoint(bad)
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", parse)
+
+
+def test_an_end_record_that_miscounts_is_refused(genuine, tmp_path):
+    _, path = genuine
+    with zipfile.ZipFile(path) as z:
+        n = len(z.infolist())
+    bad = _patched(path, tmp_path / "count.ckpt", count64=n - 1, count=n - 1)
+    with pytest.raises(CorruptFileError, match=f"holds {n} entries, its end record says {n - 1}"):
+        read_checkpoint(bad)
+
+
+def test_many_entries_are_refused_from_the_end_record(tmp_path):
+    path = torch_zip_of(tmp_path / "many.ckpt", {"a/data.pkl": EVIL_PKL, **{f"a/x{k}": b"" for k in range(
+        torch_zip.MAX_ENTRIES)}})
+    with pytest.raises(UnsafeFileError, match=f"declares {torch_zip.MAX_ENTRIES + 1} entries"):
+        read_checkpoint(path)
+
+
+def test_overlapping_entries_are_refused(genuine, tmp_path):
+    """Central records that share one local header: how a small zip claims to hold many large files."""
+    _, path = genuine
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+    bad = tmp_path / "overlap.ckpt"
+    bad.write_bytes(path.read_bytes())
+    patch_central(bad, 42, "<I", infos[1].header_offset, infos[2].filename)
+    with pytest.raises(UnsafeFileError, match="overlaps another entry"):
+        read_checkpoint(bad)
+
+
+def test_an_entry_reaching_into_the_directory_is_refused(genuine, tmp_path):
+    _, path = genuine
+    with zipfile.ZipFile(path) as z:
+        last = max(z.infolist(), key=lambda info: info.header_offset)
+    bad = tmp_path / "long.ckpt"
+    bad.write_bytes(path.read_bytes())
+    for field in (20, 24):
+        patch_central(bad, field, "<I", last.compress_size + 100, last.filename)
+    with pytest.raises(UnsafeFileError, match="overlap the central directory"):
+        read_checkpoint(bad)
+
+
+def _small_entries(path: Path, n: int) -> Path:
+    """n referenced storages of 1 MiB of zeros, each deflated to ~1 KB: exempt from the ratio check."""
+    sd = collections.OrderedDict((f"w{k}", torch.zeros(1 << 18)) for k in range(n))
+    save({"state_dict": sd}, path)
+    return rezip(path, path.with_suffix(".z.ckpt"), compression=zipfile.ZIP_DEFLATED)
+
+
+def test_all_reads_together_stay_within_the_budget(tmp_path):
+    path = _small_entries(tmp_path / "small.ckpt", 40)
+    assert len(read_checkpoint(path)["state_dict"]) == 40  # 40 MiB from a ~50 KB file, under the default cap
+    with pytest.raises(UnsafeFileError, match="inflate to more than 20971520 bytes, the most a checkpoint of this"):
+        read_checkpoint(path, max_bytes=20 << 20)
+    assert len(read_checkpoint(path, max_bytes=41 << 20)["state_dict"]) == 40  # data.pkl counts too
+
+
+def test_the_budget_is_charged_before_allocating(tmp_path, monkeypatch):
+    path = _small_entries(tmp_path / "small.ckpt", 3)
+    allocated = []
+    monkeypatch.setattr(torch_zip, "bytearray", lambda n: allocated.append(n) or bytearray(n), raising=False)
+    with pytest.raises(UnsafeFileError):
+        read_checkpoint(path, max_bytes=(2 << 20) + 100)
+    assert sum(allocated) <= (2 << 20) + 100
+
+
+def test_the_budget_cannot_exceed_the_absolute_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch_zip, "MAX_TOTAL_BYTES", 3 << 20)
+    path = _small_entries(tmp_path / "small.ckpt", 4)
+    with pytest.raises(UnsafeFileError, match="more than 3145728 bytes"):
+        read_checkpoint(path, max_bytes=1 << 40)
+
+
+def test_a_deflate_stream_is_read_only_to_its_declared_size(tmp_path):
+    """Declared 16 bytes, holding 32 MiB: the read stops at 16 and the CRC refuses it."""
+    path = save({"w": torch.zeros(4)}, tmp_path / "w.ckpt")
+    big = rezip(path, tmp_path / "big.ckpt", lambda n, d: (n, bytes(32 << 20) if n == "w/data/0" else d),
+                zipfile.ZIP_DEFLATED)
+    for field in (24,):
+        patch_central(big, field, "<I", 16, "w/data/0")
+    with pytest.raises(CorruptFileError, match="w/data/0"):
+        read_checkpoint(big, max_bytes=1 << 20)

@@ -426,3 +426,146 @@ def test_allowlist_covers_exactly_what_genuine_checkpoints_name():
     # Beyond those, only inert storage dtype markers (never callable), each with its reason.
     extras = set(unpickle.ALLOWED_GLOBALS) - used
     assert all(name.startswith("torch.") and name.endswith("Storage") for name in extras)
+
+
+# -- resource bounds (issue 10, class 1) and FRAME lengths (class 5) ---------------------------------------------
+
+def _dag(depth: int) -> bytes:
+    """A tuple DAG of `depth` levels through the memo: 2**depth leaves if anything hashed, printed or walked it."""
+    out = P.EMPTY_TUPLE + P.BINPUT + b"\0" + P.POP
+    for _ in range(depth):
+        out += P.BINGET + b"\0" + P.BINGET + b"\0" + P.TUPLE2 + P.BINPUT + b"\0" + P.POP
+    return out + P.BINGET + b"\0"
+
+
+DAG64 = _dag(64)
+
+
+@pytest.mark.parametrize("data, error, needle", [
+    (pkl(P.EMPTY_DICT + DAG64 + i(1) + P.SETITEM), UnsafeFileError, "a tuple of 2 items as a dict key"),
+    (pkl(P.EMPTY_SET + P.MARK + DAG64 + P.ADDITEMS, proto=4), UnsafeFileError, "as a set element"),
+    (pkl(P.MARK + DAG64 + P.FROZENSET, proto=4), UnsafeFileError, "as a set element"),
+    (pkl(DAG64 + P.BINPERSID), UnsafeFileError, "persistent id is a tuple of 2 items"),
+    (pkl(tup(u("storage"), g("torch", "FloatStorage"), DAG64, u("cpu"), i(4)) + P.BINPERSID), CorruptFileError,
+     "key a tuple of 2 items"),
+    (pkl(ODICT + in_dict(u("_metadata"), DAG64) + P.BUILD), UnsafeFileError, "to a tuple of 2 items"),
+    (pkl(tensor(None, 0, (4,), (1,), P.NEWFALSE, ODICT, DAG64)), UnsupportedReleaseError, "(a tuple of 2 items)"),
+    (pkl(call(g("collections", "OrderedDict"), DAG64)), UnsafeFileError, "with 1 argument(s)"),
+    (pkl(DAG64 + P.EMPTY_TUPLE + P.REDUCE), UnsafeFileError, "calls tuple"),
+    (pkl(DAG64 + i(1) + P.APPEND), CorruptFileError, "adds items to a tuple of 2 items"),
+])
+def test_objects_shared_through_the_memo_are_never_hashed_or_formatted(data, error, needle):
+    """Each would take 2**64 steps if the object were hashed, str()-ed or walked; each is refused at once."""
+    with pytest.raises(error) as info:
+        unpickle.loads(data, _fake_storage)
+    assert needle in str(info.value) and len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("key", [0, 1, 65535, "", "x" * 1000])
+def test_keys_genuine_checkpoints_use_are_allowed(key):
+    data = pkl(P.EMPTY_DICT + (u(key) if isinstance(key, str) else i(key)) + P.NONE + P.SETITEM)
+    assert unpickle.loads(data, _no_storage) == {key: None}
+    data = pkl(P.EMPTY_SET + P.MARK + (u(key) if isinstance(key, str) else i(key)) + P.ADDITEMS, proto=4)
+    assert unpickle.loads(data, _no_storage) == {key}
+
+
+@pytest.mark.parametrize("key, kind", [
+    (i(65536), "an int"), (i(-1), "an int"), (i(2**61 - 1), "an int"), (P.NEWTRUE, "a bool"), (P.NEWFALSE, "a bool"),
+    (P.BINFLOAT + struct.pack(">d", 1.0), "a float"), (P.NONE, "a NoneType"), (P.SHORT_BINBYTES + b"\0", "a bytes"),
+    (P.EMPTY_TUPLE, "a tuple of 0 items"), (tup(i(1), u("a")), "a tuple of 2 items"),
+    (P.MARK + i(1) + P.FROZENSET, "a frozenset of 1 items"),
+])
+@pytest.mark.parametrize("where", ["dict key", "set element", "frozenset element", "SETITEMS key"])
+def test_other_keys_are_refused(key, kind, where):
+    data = {"dict key": P.EMPTY_DICT + key + P.NONE + P.SETITEM,
+            "SETITEMS key": P.EMPTY_DICT + P.MARK + u("ok") + P.NONE + key + P.NONE + P.SETITEMS,
+            "set element": P.EMPTY_SET + P.MARK + key + P.ADDITEMS,
+            "frozenset element": P.MARK + key + P.FROZENSET}[where]
+    with pytest.raises(UnsafeFileError, match=f"pickle uses {kind}"):
+        unpickle.loads(pkl(data, proto=4), _no_storage)
+
+
+def test_colliding_int_keys_cannot_be_built():
+    """Multiples of 2**61-1 all hash alike in CPython: inserting n of them would take n**2/2 comparisons."""
+    keys = b"".join(i(k * (2**61 - 1)) + P.NONE for k in range(1, 20_001))
+    with pytest.raises(UnsafeFileError, match="an int as a dict key"):
+        unpickle.loads(pkl(P.EMPTY_DICT + P.MARK + keys + P.SETITEMS), _no_storage)
+
+
+def test_work_is_bounded_by_the_pickle_size():
+    """Comparing equal str keys costs a unit per 64 characters: a few big strings compared over and over are
+    refused, however few opcodes that takes."""
+    big = "k" * 100_000
+    data = pkl(u(big) + P.BINPUT + b"\0" + P.POP + u(big) + P.BINPUT + b"\1" + P.POP + P.EMPTY_DICT
+               + P.BINGET + b"\0" + P.NONE + P.SETITEM + (P.BINGET + b"\1" + P.NONE + P.SETITEM) * 5000)
+    with pytest.raises(UnsafeFileError, match="more work than its size allows"):
+        unpickle.loads(data, _no_storage)
+
+
+def test_genuine_pickles_use_under_a_quarter_of_the_work_budget(monkeypatch):
+    monkeypatch.setattr(unpickle, "WORK_BASE", 0)
+    monkeypatch.setattr(unpickle, "WORK_PER_BYTE", unpickle.WORK_PER_BYTE / 4)
+    for path in sorted((Path(__file__).parent / "fixtures").glob("*/*/model.ckpt")):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("state, needle", [
+    (in_dict(u("get"), i(1)), "attribute 'get'"), (in_dict(u("items"), ODICT), "attribute 'items'"),
+    (in_dict(u("_metadata"), u("x")), "_metadata of an OrderedDict to a str"),
+    (in_dict(u("_metadata"), P.EMPTY_LIST), "to a list"),
+])
+def test_build_may_only_set_metadata_to_a_dict(state, needle):
+    """Anything else could shadow a method (`checkpoint.get`, `state_dict.items`) that the loader calls."""
+    with pytest.raises(UnsafeFileError, match=needle):
+        unpickle.loads(pkl(ODICT + state + P.BUILD), _no_storage)
+
+
+def test_messages_quote_a_bounded_escaped_slice_of_strings():
+    with pytest.raises(UnsafeFileError) as info:
+        unpickle.loads(pkl(g("os\x1b[2J" * 10_000, "sys\ntem")), _no_storage)
+    message = str(info.value)
+    assert message.isprintable() and len(message) < 250 and "\\x1b[2J" in message and message.endswith("not allowed")
+
+
+def _framed(body: bytes, *frames: tuple) -> bytes:
+    """Protocol 4 with FRAME opcodes inserted at the given body offsets, each claiming the given length."""
+    out, last = P.PROTO + b"\4", 0
+    for at, length in frames:
+        out += body[last:at] + P.FRAME + struct.pack("<Q", length)
+        last = at
+    return out + body[last:]
+
+
+def test_frames_as_the_pickler_writes_them_load():
+    obj = {"state_dict": collections.OrderedDict((f"k{n}", [n] * 50) for n in range(400)), "x": "y" * 70_000}
+    data = P.dumps(obj, protocol=5)
+    assert P.FRAME in data[:12]
+    assert unpickle.loads(data, _no_storage) == obj
+
+
+@pytest.mark.parametrize("frames, needle", [
+    (((0, 10**6),), "past the end"),
+    (((0, 2**63),), "past the end"),
+    (((0, 4),), "runs past the end of its frame"),  # ends inside SHORT_BINUNICODE
+    (((0, 20), (1, 10)), "inside another frame"),
+    (((1, 3),), "runs past the end of its frame"),
+])
+def test_frame_lengths_are_checked(frames, needle):
+    body = P.EMPTY_DICT + P.SHORT_BINUNICODE + b"\5hello" + P.NONE + P.SETITEM + P.STOP
+    with pytest.raises(CorruptFileError, match=needle):
+        unpickle.loads(_framed(body, *frames), _no_storage)
+
+
+def test_frames_on_opcode_boundaries_are_fine():
+    body = P.EMPTY_DICT + P.SHORT_BINUNICODE + b"\5hello" + P.NONE + P.SETITEM + P.STOP
+    assert unpickle.loads(_framed(body, (0, 1), (1, len(body) - 1)), _no_storage) == {"hello": None}
+    assert unpickle.loads(_framed(body, (0, 8)), _no_storage) == {"hello": None}  # then unframed opcodes
+
+
+@pytest.mark.parametrize("exc, needle", [(MemoryError, "more memory"), (RecursionError, "nests too deeply")])
+def test_memory_and_recursion_errors_become_typed(monkeypatch, exc, needle):
+    def boom(m, _):
+        raise exc()
+    monkeypatch.setitem(unpickle._OPS, "EMPTY_DICT", boom)
+    with pytest.raises(UnsafeFileError, match=needle):
+        unpickle.loads(pkl(P.EMPTY_DICT), _no_storage)

@@ -87,3 +87,49 @@ def test_steps_are_in_release_order_and_cite_commits():
 def test_every_later_profile_reproduces_the_bits(case, target):
     model = compat.load_checkpoint(case / "model.ckpt", case / "model.json", release=target)
     assert mismatches(model, case) == []
+
+
+# -- steps refuse malformed payloads with typed errors (they also run after compat.net_state's check) ------------
+
+def _lstm_payload(**state):
+    return {"architecture": "CatLSTM", "state_dict": state, "sample_rate": None}
+
+
+@pytest.mark.parametrize("step, payload, error, needle", [
+    (upgrades.add_learned_lstm_state, _lstm_payload(), compat.WeightsMismatchError, "rank-2 tensor _core.weight_hh_l0"),
+    (upgrades.add_learned_lstm_state, _lstm_payload(**{"_core.weight_hh_l0": torch.zeros(3)}),
+     compat.WeightsMismatchError, "rank-2"),
+    (upgrades.drop_learned_lstm_state, _lstm_payload(_initial_hidden=torch.zeros(1, 2)), compat.WeightsMismatchError,
+     "_initial_cell"),
+    (upgrades.drop_sample_rate_buffers, _lstm_payload(_has_sample_rate=torch.tensor(True)),
+     compat.WeightsMismatchError, "rank-0 tensor _sample_rate"),
+    (upgrades.drop_sample_rate_buffers, _lstm_payload(_has_sample_rate=torch.tensor(True),
+                                                      _sample_rate=torch.tensor(float("nan"))),
+     compat.CorruptFileError, "_sample_rate must be a positive number"),
+    (upgrades.add_sample_rate_buffers, {**_lstm_payload(), "sample_rate": torch.tensor(48000.0)},
+     compat.CorruptFileError, "not a Tensor"),
+    (upgrades.add_sample_rate_buffers, {**_lstm_payload(), "sample_rate": float("inf")}, compat.CorruptFileError,
+     "not a float"),
+    (upgrades.add_sample_rate_buffers, {**_lstm_payload(), "sample_rate": True}, compat.CorruptFileError, "not a bool"),
+    (upgrades.add_sample_rate_buffers, {**_lstm_payload(), "sample_rate": 2**32}, compat.CorruptFileError,
+     "not 4294967296"),
+])
+def test_steps_refuse_malformed_payloads(step, payload, error, needle):
+    with pytest.raises(error, match=needle):
+        step(payload)
+
+
+@pytest.mark.parametrize("rate", [None, 1, 44_100, 48_000.0, 96_000.5, 2**32 - 1])
+def test_plausible_rates_pass(rate):
+    assert upgrades.check_sample_rate(rate) == (None if rate is None else float(rate))
+
+
+def test_step_layout_is_what_each_step_adds():
+    """add_* on a payload without the keys produce exactly the shapes and dtypes step_layout announces."""
+    case = FIXTURES / "0.3.0" / "catlstm"
+    payload, _ = _payload(case)
+    model = compat.load_checkpoint(case / "model.ckpt", case / "model.json")
+    up = upgrades.add_sample_rate_buffers(upgrades.add_learned_lstm_state(payload))
+    layout = upgrades.step_layout("CatLSTM", model, get_release("ae86979"))
+    assert set(layout) == upgrades.STEP_KEYS
+    assert {k: (tuple(up["state_dict"][k].shape), up["state_dict"][k].dtype) for k in layout} == layout
