@@ -30,6 +30,8 @@ Shapes = Mapping[str, Tuple[int, ...]]
 
 _SHOWN = 3  # keys named in a message
 _DIFFS = 4  # differences named in a message
+_KEY_CHARS = 40  # characters of a key quoted in a message
+_MAX_CHARS = 200  # of an explanation; the file name and the architecture come before it
 _ARRAYS = 8  # CatWaveNet layer arrays described one by one
 _DIGITS = r"(\d{1,6})"  # an index in a module path (bounded: never int() a long run of digits)
 
@@ -69,21 +71,29 @@ def explain(architecture: str, found: Shapes, wanted: Shapes, missing: List[str]
     if diffs:
         (label, a, b), rest = diffs[0], diffs[1:_DIFFS]
         more = f"; and {len(diffs) - _DIFFS} more" if len(diffs) > _DIFFS else ""
-        return "; ".join([f"{label} {a} in the config, {b} in the checkpoint"]
-                         + [f"{label} {a} vs {b}" for label, a, b in rest]) + more
+        text = "; ".join([f"{label} {a} in the config, {b} in the checkpoint"]
+                         + [f"{label} {a} vs {b}" for label, a, b in rest])
+        return (text if len(text) <= _MAX_CHARS - len(more) else text[:_MAX_CHARS - len(more) - 3] + "...") + more
     parts = []
     if missing:
         parts.append(f"missing {_keys(missing)}")
     if unexpected:
         parts.append(f"unexpected {_keys(unexpected)}")
     for key in reshaped[:_SHOWN]:
-        parts.append(f"{quote(key)} has shape {found[key]}, the config implies {wanted[key]}")
-    return "; ".join(parts)
+        parts.append(f"{quote(key, _KEY_CHARS)} has shape {_shape(found[key])}, the config implies {_shape(wanted[key])}")
+    text = "; ".join(parts)
+    return text if len(text) <= _MAX_CHARS else text[:_MAX_CHARS - 3] + "..."
 
 
 def _keys(keys: List[str]) -> str:
-    shown = ", ".join(quote(k) for k in keys[:_SHOWN])
+    shown = ", ".join(quote(k, _KEY_CHARS) for k in keys[:_SHOWN])
     return f"[{shown}{', ...' if len(keys) > _SHOWN else ''}] ({len(keys)} in all)"
+
+
+def _shape(shape: Tuple[int, ...]) -> str:
+    if len(shape) <= 4:
+        return str(tuple(shape))
+    return f"({', '.join(map(str, shape[:3]))}, ... {len(shape)} dims)"
 
 
 def holds(shapes: Shapes) -> Optional[str]:

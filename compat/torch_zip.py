@@ -19,6 +19,7 @@ from typing import BinaryIO
 import torch
 
 from .errors import CorruptFileError, UnknownFormatError, UnsafeFileError, UnsupportedReleaseError
+from .unpickle import quote
 
 MAX_TOTAL_BYTES = 2**30  # uncompressed, all entries together (and all reads together)
 MAX_ENTRY_BYTES = 2**30
@@ -71,7 +72,7 @@ class TorchArchive:
     def storage(self, key: str, dtype: torch.dtype, numel: int) -> torch.Tensor:
         """Storage `key` as a flat tensor of `numel` elements of `dtype`, in memory of its own."""
         if not _STORAGE_KEY.fullmatch(key):
-            raise CorruptFileError(f"storage key {key[:40]!r} is malformed")
+            raise CorruptFileError(f"storage key {quote(key, 40)} is malformed")
         nbytes = numel * dtype.itemsize
         if nbytes > MAX_ENTRY_BYTES:  # before looking at, let alone allocating, anything
             raise UnsafeFileError(f"storage {key} claims {nbytes} bytes, above the limit of {MAX_ENTRY_BYTES}")
@@ -122,11 +123,11 @@ class TorchArchive:
                     view[pos:pos + len(chunk)] = chunk
                     pos += len(chunk)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
-            raise CorruptFileError(f"cannot read zip entry {info.filename!r}: {str(e)[:200]}") from None
+            raise CorruptFileError(f"cannot read zip entry {quote(info.filename)}: {str(e)[:120]}") from None
         finally:
             view.release()
         if pos != len(buf):
-            raise CorruptFileError(f"zip entry {info.filename!r} is truncated ({pos} of {len(buf)} bytes)")
+            raise CorruptFileError(f"zip entry {quote(info.filename)} is truncated ({pos} of {len(buf)} bytes)")
         return buf
 
 
@@ -143,7 +144,7 @@ def _open_zip(fh: BinaryIO) -> zipfile.ZipFile:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, OverflowError,
             NotImplementedError, struct.error) as e:  # what the zip module raises on damaged central directories
-        raise CorruptFileError(f"damaged or truncated zip archive: {str(e)[:200]}") from None
+        raise CorruptFileError(f"damaged or truncated zip archive: {str(e)[:120]}") from None
     if len(zf.infolist()) != declared:
         zf.close()
         raise CorruptFileError(f"the zip directory holds {len(zf.infolist())} entries, its end record says {declared}")
@@ -177,15 +178,15 @@ def _validate(infos: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo],
         name = info.filename
         parts = name.split("/")
         if name.startswith("/") or "\\" in name or "\0" in name or ":" in parts[0] or ".." in parts:
-            raise UnsafeFileError(f"zip entry name {name[:100]!r} is absolute or leaves the archive")
+            raise UnsafeFileError(f"zip entry name {quote(name)} is absolute or leaves the archive")
         if len(parts) < 2 or "" in parts or "." in parts:
-            raise UnsafeFileError(f"zip entry name {name[:100]!r} is not <archive>/<file>")
+            raise UnsafeFileError(f"zip entry name {quote(name)} is not <archive>/<file>")
         if name in entries:
-            raise UnsafeFileError(f"zip entry {name[:100]!r} appears twice")
+            raise UnsafeFileError(f"zip entry {quote(name)} appears twice")
         if info.flag_bits & 0x1:
-            raise UnsafeFileError(f"zip entry {name[:100]!r} is encrypted")
+            raise UnsafeFileError(f"zip entry {quote(name)} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise UnknownFormatError(f"zip entry {name[:100]!r} uses compression method {info.compress_type}")
+            raise UnknownFormatError(f"zip entry {quote(name)} uses compression method {info.compress_type}")
         _check_size(info)
         total += info.file_size
         if total > MAX_TOTAL_BYTES:
@@ -203,11 +204,11 @@ def _check_layout(fh: BinaryIO, zf: zipfile.ZipFile) -> None:
     end = 0
     for info in sorted(zf.infolist(), key=lambda i: i.header_offset):
         if info.header_offset < end:
-            raise UnsafeFileError(f"zip entry {info.filename[:100]!r} overlaps another entry")
+            raise UnsafeFileError(f"zip entry {quote(info.filename)} overlaps another entry")
         fh.seek(info.header_offset)
         header = fh.read(_LOCAL_HEADER.size)
         if len(header) != _LOCAL_HEADER.size or header[:4] != _ZIP_MAGIC:
-            raise CorruptFileError(f"zip entry {info.filename[:100]!r} has no local header")
+            raise CorruptFileError(f"zip entry {quote(info.filename)} has no local header")
         name_len, extra_len = _LOCAL_HEADER.unpack(header)[-2:]
         end = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len + info.compress_size
         end += 12 if info.flag_bits & 0x08 else 0  # the data descriptor after the data, without its signature
@@ -217,10 +218,10 @@ def _check_layout(fh: BinaryIO, zf: zipfile.ZipFile) -> None:
 
 
 def _check_size(info: zipfile.ZipInfo) -> None:
-    name = info.filename[:100]
+    name = quote(info.filename)
     if info.file_size > MAX_ENTRY_BYTES:
-        raise UnsafeFileError(f"zip entry {name!r} unpacks to {info.file_size} bytes, above the limit")
+        raise UnsafeFileError(f"zip entry {name} unpacks to {info.file_size} bytes, above the limit")
     if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
-        raise CorruptFileError(f"stored zip entry {name!r} declares two different sizes")
+        raise CorruptFileError(f"stored zip entry {name} declares two different sizes")
     if info.file_size > max(_RATIO_EXEMPT_BYTES, MAX_COMPRESSION_RATIO * info.compress_size):
-        raise UnsafeFileError(f"zip entry {name!r} claims a compression ratio above {MAX_COMPRESSION_RATIO}")
+        raise UnsafeFileError(f"zip entry {name} claims a compression ratio above {MAX_COMPRESSION_RATIO}")
