@@ -114,6 +114,33 @@ def torch_zip(path: Path, data_pkl: bytes, storages: Dict[str, bytes], prefix: s
     return path
 
 
+def fast_zip(path: Path, found: Dict[str, bytes], deflate: bool = True, level: int = 9) -> Path:
+    """Like `rezip`, but each distinct content is deflated (level 9) once: thousands of equal entries are quick.
+    No zip64 records, so at most 65 535 entries under 4 GiB."""
+    import zlib
+    cache: Dict[int, Tuple[bytes, int]] = {}
+    local, central = io.BytesIO(), io.BytesIO()
+    for name, data in found.items():
+        if id(data) not in cache:
+            if deflate:
+                c = zlib.compressobj(level, zlib.DEFLATED, -15)
+                cache[id(data)] = (c.compress(data) + c.flush(), zlib.crc32(data))
+            else:
+                cache[id(data)] = (data, zlib.crc32(data))
+        packed, crc = cache[id(data)]
+        raw = name.encode()
+        method = 8 if deflate else 0
+        offset = local.tell()
+        local.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(packed), len(data),
+                                len(raw), 0) + raw + packed)
+        central.write(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc, len(packed),
+                                  len(data), len(raw), 0, 0, 0, 0, 0, offset) + raw)
+    n = len(found)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, central.tell(), local.tell(), 0)
+    path.write_bytes(local.getvalue() + central.getvalue() + end)
+    return path
+
+
 def entries(path: Path) -> Tuple[str, Dict[str, bytes]]:
     """(prefix, {name: bytes}) of a torch archive."""
     with zipfile.ZipFile(path) as z:
