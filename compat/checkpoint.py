@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import unpickle
-from .errors import CorruptFileError, FileAccessError, LegacyError, UnsafeFileError
+from .errors import CorruptFileError, FileAccessError, LegacyError, UnsafeFileError, describe_value
 from .torch_zip import TorchArchive
 
 # What a Lightning checkpoint holds beyond the net: the optimizer state (Adam: two moments per parameter, so twice
@@ -32,7 +32,7 @@ def read_checkpoint(path: str | Path, *, max_bytes: Optional[int] = None) -> dic
         with TorchArchive(path, max_bytes) as archive:
             checkpoint = unpickle.loads(archive.pickle_bytes(), archive.storage)
         if not isinstance(checkpoint, dict):
-            raise CorruptFileError(f"holds {unpickle.kind(checkpoint)}, not a checkpoint dict")
+            raise CorruptFileError(f"holds {describe_value(checkpoint)}, not a checkpoint dict")
     except LegacyError as e:
         raise type(e)(f"{Path(path).name}: {e}") from None
     except MemoryError:  # the limits above should make this unreachable; never let it escape untyped

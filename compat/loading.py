@@ -20,11 +20,10 @@ from nam_legacy.releases import DEFAULT, ReleaseProfile, get_release
 from . import architectures, net_state, upgrades
 from .checkpoint import read_checkpoint, storage_budget
 from .detect import ReleaseRange, checkpoint_releases
-from .errors import CorruptFileError, UnsafeFileError, UnsupportedReleaseError, names_file, naming
-from .unpickle import kind, quote
+from .errors import CorruptFileError, UnsafeFileError, UnsupportedReleaseError, describe_value, names_file, naming, quote
 
 _NET_PREFIX = "_net."
-_MAX_VERSION_CHARS = 40  # "pytorch-lightning_version" is a short version string
+_MAX_VERSION_CHARS = 64  # "pytorch-lightning_version" is a short version string
 
 
 @dataclass
@@ -45,8 +44,7 @@ def _net_state_dict(checkpoint) -> dict:
     net = {}
     for key, value in state_dict.items():
         if type(key) is not str or not isinstance(value, torch.Tensor):
-            name = quote(key) if type(key) is str else kind(key)
-            raise CorruptFileError(f"state_dict entry {name} is {kind(value)}, not a named tensor")
+            raise CorruptFileError(f"state_dict entry {quote(key)} is {describe_value(value)}, not a named tensor")
         if key.startswith(_NET_PREFIX):
             net[key[len(_NET_PREFIX):]] = value
     if not net:
@@ -69,10 +67,10 @@ def _sample_rate(checkpoint, state_dict, notes: List[str]) -> Optional[float]:
 
 
 def _lightning_version(checkpoint) -> Optional[str]:
+    """The Lightning version as the file spells it, if it is a string short enough to be one (the output layer
+    escapes what it shows, and JSON keeps data exactly)."""
     version = checkpoint.get("pytorch-lightning_version")
-    if type(version) is str and len(version) <= _MAX_VERSION_CHARS and version.isprintable():
-        return version
-    return None
+    return version if type(version) is str and len(version) <= _MAX_VERSION_CHARS else None
 
 
 def _load_strict(model: torch.nn.Module, state_dict: dict, name: str) -> None:

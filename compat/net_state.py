@@ -23,7 +23,7 @@ from nam_legacy.releases import ReleaseProfile
 
 from . import upgrades
 from .errors import WeightsMismatchError
-from .unpickle import quote
+from .errors import quote
 
 Spec = upgrades.Spec
 Shapes = Mapping[str, Tuple[int, ...]]

@@ -18,8 +18,7 @@ from typing import BinaryIO
 
 import torch
 
-from .errors import CorruptFileError, UnknownFormatError, UnsafeFileError, UnsupportedReleaseError
-from .unpickle import quote
+from .errors import CorruptFileError, UnknownFormatError, UnsafeFileError, UnsupportedReleaseError, quote
 
 MAX_TOTAL_BYTES = 2**30  # uncompressed, all entries together (and all reads together)
 MAX_ENTRY_BYTES = 2**30

@@ -11,7 +11,8 @@ Time and memory are bounded by what the file is, not by what it builds:
   process), and a structure shared through the memo is never hashed or walked.
 - Every step is charged to a work budget proportional to the pickle's size (`work_budget`), so no opcode sequence
   can do more than a constant amount of work per byte of the file.
-- Error messages never format a file's objects: they name a type and a size, or quote a short slice of a string.
+- Error messages never format a file's objects: they name a type and a size (`compat.errors.describe_value`), or
+  quote a short, escaped slice of a string (`compat.errors.quote`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Callable
 
 import torch
 
-from .errors import CorruptFileError, LegacyError, UnsafeFileError, UnsupportedReleaseError
+from .errors import CorruptFileError, LegacyError, UnsafeFileError, UnsupportedReleaseError, describe_value, quote
 
 # Far above a genuine data.pkl (a few thousand opcodes, a few KB), low enough to run in a few seconds.
 MAX_OPCODES = 2_000_000
@@ -40,32 +41,12 @@ WORK_PER_BYTE = 4  # a genuine pickle uses about 1 unit per byte
 WORK_BASE = 100_000
 _KEY_BYTES_PER_UNIT = 64  # comparing two equal str keys costs about a unit per 64 characters
 _MAX_INDEX = 2**62  # offsets, sizes and strides must fit torch's int64 with room for our sums
-_QUOTE = 60  # characters of a file's string quoted in a message
+_QUOTE = 60  # characters of a file's string quoted in a message (compat.errors.quote)
 
 
 def work_budget(pickle_bytes: int) -> int:
     """Work units a pickle of this many bytes may use: opcodes, items moved into containers, key comparisons."""
     return WORK_BASE + WORK_PER_BYTE * pickle_bytes
-
-
-def quote(text: str, limit: int = _QUOTE) -> str:
-    """A string from the file, quoted with every unprintable character escaped (repr), cut to about `limit`
-    characters: the slice is taken before it is formatted, and the escaped form is cut again."""
-    shown = repr(text[:limit])
-    if len(shown) > limit + 2:
-        return shown[:limit + 1] + "..."
-    return shown + ("..." if len(text) > limit else "")
-
-
-def kind(obj: object) -> str:
-    """What an object from the file is, without formatting it: 'a tuple of 3 items', 'a str of 12 characters'."""
-    name = type(obj).__name__
-    article = "an" if name[:1] in "aeiouAEIOU" else "a"
-    if isinstance(obj, (str, bytes)):
-        return f"{article} {name} of {len(obj)} {'characters' if isinstance(obj, str) else 'bytes'}"
-    if isinstance(obj, (tuple, list, dict, set, frozenset)):
-        return f"{article} {name} of {len(obj)} items"
-    return f"{article} {name}"
 
 
 class StorageType:
@@ -92,15 +73,15 @@ def _is_index(v: object) -> bool:
 def rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
     """Our `torch._utils._rebuild_tensor_v2`: a bounds-checked strided view of a storage from the archive."""
     if not isinstance(storage, Storage):
-        raise UnsafeFileError(f"_rebuild_tensor_v2 given {kind(storage)}, not a storage from the archive")
+        raise UnsafeFileError(f"_rebuild_tensor_v2 given {describe_value(storage)}, not a storage from the archive")
     if not (type(size) is tuple and type(stride) is tuple and len(size) == len(stride) <= MAX_TENSOR_DIMS
             and all(map(_is_index, (storage_offset, *size, *stride))) and type(requires_grad) is bool):
         raise CorruptFileError("_rebuild_tensor_v2 given a malformed offset, size, stride or requires_grad")
     if type(backward_hooks) not in (dict, collections.OrderedDict) or backward_hooks:
         raise UnsafeFileError("tensor carries backward hooks")
     if metadata:
-        names = ", ".join(quote(k, 20) if type(k) is str else kind(k) for k in list(metadata)[:3]) \
-            if isinstance(metadata, dict) else kind(metadata)
+        names = ", ".join(quote(k, 20) if type(k) is str else describe_value(k) for k in list(metadata)[:3]) \
+            if isinstance(metadata, dict) else describe_value(metadata)
         raise UnsupportedReleaseError(f"tensor metadata ({names}) is not supported")
     numel = math.prod(size)
     if numel > MAX_TENSOR_NUMEL:
@@ -250,14 +231,14 @@ class _Machine:
         elif type(k) is int and 0 <= k < MAX_INT_KEY:
             self.charge(1)
         else:
-            raise UnsafeFileError(f"pickle uses {kind(k)} as a {role}; checkpoints use only strings and "
+            raise UnsafeFileError(f"pickle uses {describe_value(k)} as a {role}; checkpoints use only strings and "
                                   f"integers 0..{MAX_INT_KEY - 1}")
         return k
 
     def add_to(self, container: type, items: list):
         target = self.top()
         if not isinstance(target, container):
-            raise CorruptFileError(f"pickle adds items to {kind(target)}, not a {container.__name__}")
+            raise CorruptFileError(f"pickle adds items to {describe_value(target)}, not a {container.__name__}")
         if len(target) + len(items) // (2 if container is dict else 1) > MAX_CONTAINER_LEN:
             raise UnsafeFileError(f"pickle makes a {container.__name__} longer than {MAX_CONTAINER_LEN}")
         if container is dict:
@@ -301,7 +282,7 @@ class _Machine:
     def reduce(self, _):
         args, func = self.pop(), self.pop()
         if type(args) is not tuple:
-            raise CorruptFileError(f"malformed pickle: REDUCE arguments are {kind(args)}")
+            raise CorruptFileError(f"malformed pickle: REDUCE arguments are {describe_value(args)}")
         if func is collections.OrderedDict and not args:
             self.stack.append(collections.OrderedDict())
         elif func is rebuild_tensor_v2 and 6 <= len(args) <= 7:
@@ -314,27 +295,27 @@ class _Machine:
         state, inst = self.pop(), self.top()
         # OrderedDict.__reduce__ carries instance attributes (a state_dict's `_metadata`) as a dict state.
         if type(inst) is not collections.OrderedDict or type(state) not in (dict, collections.OrderedDict):
-            raise UnsafeFileError(f"pickle BUILD sets state on {kind(inst)} from {kind(state)}")
+            raise UnsafeFileError(f"pickle BUILD sets state on {describe_value(inst)} from {describe_value(state)}")
         self.charge(len(state))
         for key, value in state.items():
             if type(key) is not str:
-                raise UnsafeFileError(f"pickle sets an attribute named by {kind(key)} on an OrderedDict")
+                raise UnsafeFileError(f"pickle sets an attribute named by {describe_value(key)} on an OrderedDict")
             if key not in BUILD_ATTRIBUTES:
                 raise UnsafeFileError(f"pickle sets attribute {quote(key)} on an OrderedDict "
                                       f"(only {', '.join(sorted(BUILD_ATTRIBUTES))} is allowed)")
             if type(value) not in (dict, collections.OrderedDict):
-                raise UnsafeFileError(f"pickle sets {key} of an OrderedDict to {kind(value)}, not a dict")
+                raise UnsafeFileError(f"pickle sets {key} of an OrderedDict to {describe_value(value)}, not a dict")
         vars(inst).update(state)
 
     def persistent_load(self, _):
         pid = self.pop()
         if not (type(pid) is tuple and len(pid) == 5 and type(pid[0]) is str and pid[0] == "storage"
                 and isinstance(pid[1], StorageType)):
-            raise UnsafeFileError(f"pickle persistent id is {kind(pid)}, not a storage reference")
+            raise UnsafeFileError(f"pickle persistent id is {describe_value(pid)}, not a storage reference")
         _, stype, key, location, numel = pid
         if not (type(key) is str and type(location) is str and _is_index(numel)):
-            raise CorruptFileError(f"pickle storage reference is malformed (key {kind(key)}, location "
-                                   f"{kind(location)}, size {kind(numel)})")
+            raise CorruptFileError(f"pickle storage reference is malformed (key {describe_value(key)}, location "
+                                   f"{describe_value(location)}, size {describe_value(numel)})")
         storage = self.storages.get(key)
         if storage is None:  # location is ignored: everything is read onto the CPU
             storage = self.storages[key] = Storage(stype.dtype, self.load_storage(key, stype.dtype, numel))

@@ -22,8 +22,7 @@ from packaging.version import Version
 
 from nam_legacy.releases import ReleaseProfile
 
-from .errors import CorruptFileError, UnsupportedReleaseError, WeightsMismatchError
-from .unpickle import kind
+from .errors import CorruptFileError, UnsupportedReleaseError, WeightsMismatchError, describe_value
 
 Payload = Dict[str, object]
 Spec = Tuple[Tuple[int, ...], torch.dtype]  # shape, dtype
@@ -50,7 +49,7 @@ def check_sample_rate(rate: object, where: str = "sample_rate") -> float | None:
     if rate is None:
         return None
     if type(rate) not in (int, float) or not (math.isfinite(rate) and 0 < rate <= MAX_SAMPLE_RATE):
-        shown = repr(rate) if type(rate) in (int, float) and abs(rate) < 1e30 else kind(rate)
+        shown = repr(rate) if type(rate) in (int, float) and abs(rate) < 1e30 else describe_value(rate)
         raise CorruptFileError(f"{where} must be a positive number up to {MAX_SAMPLE_RATE} or null, not {shown}")
     return float(rate)
 

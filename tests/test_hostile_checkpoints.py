@@ -157,9 +157,9 @@ case("list DAG (memo) as a value loads", "1", LSTM_074, loads=True)(
 
 _MERSENNE = 2**61 - 1  # CPython hashes int n as n mod 2**61-1: multiples of it all collide
 for label, keys, needle in [
-    ("colliding int keys (multiples of 2**61-1)", [k * _MERSENNE for k in range(1, 60_001)], "an int as a dict key"),
-    ("negative int keys", [-k for k in range(1, 1000)], "an int as a dict key"),
-    ("int keys past 2**16", [2**16 + k * 2**16 for k in range(1000)], "an int as a dict key"),
+    ("colliding int keys (multiples of 2**61-1)", [k * _MERSENNE for k in range(1, 60_001)], "bits as a dict key"),
+    ("negative int keys", [-k for k in range(1, 1000)], "an int of 1 bits as a dict key"),
+    ("int keys past 2**16", [2**16 + k * 2**16 for k in range(1000)], "an int of 17 bits as a dict key"),
 ]:
     case(label, "1", LSTM_074, needle=needle)(
         lambda folder, keys=keys, label=label: _inject(folder, f"keys-{len(label)}", LSTM_074,
@@ -174,10 +174,10 @@ case("many int sets in range load", "1", LSTM_074, loads=True)(
         i(k * 256 % 65536 + k // 256) for k in range(65536)) + P.ADDITEMS))
 
 for label, key, needle in [
-    ("bool key", P.NEWTRUE, "a bool as a dict key"), ("float key", f(float("nan")), "a float as a dict key"),
-    ("None key", P.NONE, "a NoneType as a dict key"), ("bytes key", P.SHORT_BINBYTES + b"\x01k", "a bytes of 1"),
+    ("bool key", P.NEWTRUE, "a bool (True) as a dict key"), ("float key", f(float("nan")), "a float as a dict key"),
+    ("None key", P.NONE, "uses None as a dict key"), ("bytes key", P.SHORT_BINBYTES + b"\x01k", "a bytes of 1"),
     ("frozenset key", P.MARK + i(1) + P.FROZENSET, "a frozenset"), ("empty tuple key", P.EMPTY_TUPLE, "a tuple of 0"),
-    ("huge int key", i(2**1000), "an int as a dict key"),
+    ("huge int key", i(2**1000), "an int of 1001 bits as a dict key"),
 ]:
     case(f"{label} refused", "1", LSTM_074, needle=needle)(
         lambda folder, key=key, label=label: _inject(folder, f"key-{label.replace(' ', '_')}", LSTM_074,
@@ -302,8 +302,8 @@ for name, fixture, edit, needle, args in [
     ("sample_rate a list", HYPER_074, lambda c: c.update(sample_rate=[48000]), "not a list", ()),
     ("sample_rate a dict", HYPER_074, lambda c: c.update(sample_rate={"rate": 48000}), "not a dict", ()),
     ("state_dict a list", LSTM_074, lambda c: c.update(state_dict=list(_sd(c).values())), "no state_dict", ()),
-    ("state_dict entry a string", LSTM_074, _set("_net.note", lambda _: "x" * 100_000), "is a str of 100000", ()),
-    ("state_dict int key", LSTM_074, lambda c: _sd(c).update({7: torch.zeros(1)}), "entry an int is a Tensor", ()),
+    ("state_dict entry a string", LSTM_074, _set("_net.note", lambda _: "x" * 100_000), "is a str of 100000 characters", ()),
+    ("state_dict int key", LSTM_074, lambda c: _sd(c).update({7: torch.zeros(1)}), "entry 7 is a Tensor", ()),
     ("no _net. entries", LSTM_074, lambda c: c.update(state_dict={"x": torch.zeros(1)}), "no '_net.' entries", ()),
     ("mixed release traits", LSTM_030, lambda c: c.update(sample_rate=None), "mixes traits", ()),
     ("half parameter", LSTM_074, _set("_net._core.weight_ih_l0", lambda v: v.half()), "as torch.float16", ()),
