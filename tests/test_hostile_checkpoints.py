@@ -260,7 +260,7 @@ def _drop(*keys):
 
 
 for name, fixture, edit, needle, args in [
-    ("stride-0 weight_hh (2 GiB of learned state)", LSTM_030,
+    ("stride-0 weight_hh (4 GiB of learned state)", LSTM_030,
      _set("_net._core.weight_hh_l0", lambda _: torch.zeros(1).expand(8, 2**29)),
      "hidden_size 8 in the config, 536870912 in the checkpoint", ()),
     ("stride-0 weight_hh (32 GiB of learned state)", LSTM_030,
@@ -707,7 +707,7 @@ def test_case(results, c):
 
 # The cases that hung or took gigabytes before the fix, each in a process of its own.
 WORST = ["tuple DAG as dict key", "tuple DAG as persistent id", "colliding int keys (multiples of 2**61-1)",
-         "stride-0 weight_hh (2 GiB of learned state)", "2200 small deflated storages, all referenced", "30000 entries"]
+         "stride-0 weight_hh (4 GiB of learned state)", "2200 small deflated storages, all referenced", "30000 entries"]
 
 
 @pytest.mark.parametrize("name", WORST)
