@@ -73,9 +73,8 @@ def _lightning_version(checkpoint) -> Optional[str]:
     return version if type(version) is str and len(version) <= _MAX_VERSION_CHARS else None
 
 
-def _load_strict(model: torch.nn.Module, state_dict: dict, name: str) -> None:
-    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
-    net_state.check(state_dict, expected, name)  # already true of a checked checkpoint; a guard for migrations
+def _load_strict(model: torch.nn.Module, state_dict: dict, name: str, own) -> None:
+    net_state.check(state_dict, own, name)  # already true of a checked checkpoint; a guard for migrations
     model.load_state_dict(state_dict, strict=True)
 
 
@@ -86,10 +85,6 @@ def target_release(release) -> ReleaseProfile:
         return get_release(release)
     except KeyError as e:
         raise UnsupportedReleaseError(str(e.args[0])) from None
-
-
-def model_bytes(model: torch.nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 
 
 @names_file
@@ -104,24 +99,25 @@ def open_checkpoint(
     with naming(model_config):  # a bad model config names its own file (checked before the checkpoint is read)
         name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
         model = architectures.build(name, net_config, target)
-    checkpoint = read_checkpoint(path, max_bytes=storage_budget(model_bytes(model)))
+    own = net_state.specs(model)
+    checkpoint = read_checkpoint(path, max_bytes=storage_budget(net_state.nbytes(own)))
     try:
-        return _load(checkpoint, model, name, target)
+        return _load(checkpoint, model, own, name, target)
     except MemoryError:  # the checks should make this unreachable; never let it escape untyped
         raise UnsafeFileError("loading it needs more memory than is available") from None
 
 
-def _load(checkpoint: dict, model: torch.nn.Module, name: str, target: ReleaseProfile) -> LoadedCheckpoint:
+def _load(checkpoint: dict, model: torch.nn.Module, own, name: str, target: ReleaseProfile) -> LoadedCheckpoint:
     state_dict = _net_state_dict(checkpoint)
     detected = checkpoint_releases(name, checkpoint, state_dict)
     if detected.first.version > detected.last.version:
         raise CorruptFileError(f"the {name} checkpoint mixes traits of different releases: {'; '.join(detected.evidence)}")
     # Everything a step or the model will touch, checked against what the writing release stores.
-    net_state.check(state_dict, net_state.layout(name, model, detected.last), name)
+    net_state.check(state_dict, net_state.layout(name, model, detected.last, own), name)
     notes: List[str] = []
     payload = {"architecture": name, "state_dict": state_dict, "sample_rate": _sample_rate(checkpoint, state_dict, notes)}
     payload = upgrades.migrate(payload, detected.last, target)
-    _load_strict(model, payload["state_dict"], name)
+    _load_strict(model, payload["state_dict"], name, own)
     model.eval()
     others = [k for k in checkpoint["state_dict"] if not k.startswith(_NET_PREFIX)]
     if others:

@@ -14,6 +14,7 @@ checkpoint and for the config's own model alike, and the message lists what diff
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
@@ -36,9 +37,21 @@ _ARRAYS = 8  # CatWaveNet layer arrays described one by one
 _DIGITS = r"(\d{1,6})"  # an index in a module path (bounded: never int() a long run of digits)
 
 
-def layout(architecture: str, model: torch.nn.Module, release: ReleaseProfile) -> Dict[str, Spec]:
-    """Every key `release` stores in the net state dict of `model` (built under any release)."""
-    out = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items() if k not in upgrades.STEP_KEYS}
+def specs(model: torch.nn.Module) -> Dict[str, Spec]:
+    """The model's own state dict as shapes and dtypes."""
+    return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+
+
+def nbytes(layout_: Mapping[str, Spec]) -> int:
+    return sum(math.prod(shape) * dtype.itemsize for shape, dtype in layout_.values())
+
+
+def layout(architecture: str, model: torch.nn.Module, release: ReleaseProfile,
+           own: Optional[Mapping[str, Spec]] = None) -> Dict[str, Spec]:
+    """Every key `release` stores in the net state dict of `model` (built under any release; `own`: its
+    `specs`, if already known)."""
+    own = specs(model) if own is None else own
+    out = {k: spec for k, spec in own.items() if k not in upgrades.STEP_KEYS}
     out.update(upgrades.step_layout(architecture, model, release))
     return out
 
