@@ -1,23 +1,49 @@
-"""Mono audio in and out: `.npy` (float32, exact) and `.wav` (PCM 16/24/32-bit or float).
+"""Mono audio in and out, whole or in blocks: `.wav` (and FLAC/AIFF) via soundfile, `.npy`.
 
-Rendered output goes to 32-bit float WAV so no bit of the model's output is lost.
-Writes are atomic (compat.atomic).
+Reading: WAV of any encoding libsndfile decodes (PCM 8/16/24/32-bit, float, double,
+WAVE_FORMAT_EXTENSIBLE, μ-law, A-law, …), plus FLAC and AIFF as a bonus, through the
+`soundfile` library (which bundles libsndfile); PCM decodes to int / 2^(bits-1) exactly as
+our former hand-written reader did (tests/test_audio_stream.py checks every encoding).
+`.npy`: a 1-D float array, read through its header and plain file reads (a memory map would
+count the pages it touches towards peak RSS, so streaming would not be flat).
+
+Writing: 32-bit float WAV (so no bit of a model's output is lost) or float32 `.npy`, always
+atomically — into a temporary file beside the destination, renamed into place when complete;
+on any error or interrupt the temporary is removed and nothing appears. The WAV header is
+written here (44 bytes) rather than by libsndfile, whose float WAVs carry a PEAK chunk with a
+wall-clock timestamp: renders would then differ byte-wise from run to run.
+
+Untrusted files: the sample count a header claims is checked against the file's size before
+anything is allocated from it; multi-channel audio is refused.
 """
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
 from .errors import ConfigError, CorruptFileError, FileAccessError, UnknownFormatError
 
-_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+SOUNDFILE_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc")
+READ_SUFFIXES = (".npy",) + SOUNDFILE_SUFFIXES
+WRITE_SUFFIXES = (".wav", ".npy")
+
+_FLOAT = 3
+_WAV_HEADER = 44
+_MAX_WAV_DATA = 0xFFFFFFFF - 36  # RIFF sizes are 32-bit
 _MAX_SAMPLES = 1 << 31
+# Bytes per sample of the uncompressed encodings: their files must hold what they claim.
+_WIDTH = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
+# Compressed encodings can claim any length; reading them whole stops at this many samples
+# (about 93 minutes at 48 kHz; stream longer takes).
+MAX_WHOLE_COMPRESSED = 1 << 28
+_NPY_HEADER = 128  # fixed size of the .npy headers we write, so the final shape fits in place
 
 
 @dataclass
@@ -26,103 +52,250 @@ class Audio:
     sample_rate: Optional[int]  # None for .npy
 
 
-def read_audio(path) -> Audio:
-    path = Path(path)
+def _suffix(path: Path, allowed, verb: str) -> str:
     suffix = path.suffix.lower()
+    if suffix not in allowed:
+        extra = " (FLAC and AIFF also read)" if verb == "read" else ""
+        raise UnknownFormatError(f"{path}: audio must be .wav or .npy{extra}")
+    return suffix
+
+
+# --- reading ---
+
+
+class AudioReader:
+    """Blocks of float32 samples from a mono file: `with open_audio(p) as r: for b in r.blocks(4096)`."""
+
+    def __init__(self, path: Path, file: BinaryIO, sample_rate: Optional[int], frames: int):
+        self.path = path
+        self.sample_rate = sample_rate  # None for .npy
+        self.frames = frames  # what the header says (checked against the file size where it can be)
+        self._file = file
+
+    def read(self, n: int) -> np.ndarray:
+        """Up to n samples (fewer only at the end)."""
+        raise NotImplementedError
+
+    def blocks(self, size: int) -> Iterator[np.ndarray]:
+        if size < 1:
+            raise ConfigError(f"block size must be at least 1, got {size}")
+        while True:
+            block = self.read(size)
+            if block.size == 0:
+                return
+            yield block
+
+    def read_all(self, limit: Optional[int] = None) -> np.ndarray:
+        pieces, total = [], 0
+        for block in self.blocks(1 << 20):
+            total += block.size
+            if limit is not None and total > limit:
+                raise ConfigError(f"{self.path} decodes to more than {limit} samples; stream it instead of reading it whole")
+            pieces.append(block)
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "AudioReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _NpyReader(AudioReader):
+    def __init__(self, path: Path, file: BinaryIO):
+        try:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise ValueError(f"unknown .npy version {version}")
+        except (ValueError, SyntaxError, EOFError) as e:
+            raise CorruptFileError(f"{path} is not a plain .npy array: {e}") from None
+        if len(shape) != 1 or dtype.kind != "f":
+            raise ConfigError(f"{path}: expected a 1-D float array, got {dtype} {shape}")
+        self._dtype = dtype
+        available = (os.fstat(file.fileno()).st_size - file.tell()) // dtype.itemsize
+        if shape[0] > available:
+            raise CorruptFileError(f"{path} is truncated: its header claims {shape[0]} samples, the file holds {available}")
+        self._left = shape[0]
+        super().__init__(path, file, None, shape[0])
+
+    def read(self, n: int) -> np.ndarray:
+        n = min(n, self._left)
+        data = self._file.read(n * self._dtype.itemsize)
+        if len(data) < n * self._dtype.itemsize:
+            raise CorruptFileError(f"{self.path} ended early")
+        self._left -= n
+        return np.frombuffer(data, dtype=self._dtype).astype(np.float32)
+
+
+class _SoundFileReader(AudioReader):
+    def __init__(self, path: Path, file: BinaryIO):
+        import soundfile
+
+        try:
+            self._sf = soundfile.SoundFile(file)
+        except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
+            detail = getattr(e, "error_string", "") or str(e)
+            kind = "WAV" if path.suffix.lower() in (".wav", ".wave") else path.suffix.lstrip(".").upper()
+            raise CorruptFileError(f"{path} is not a {kind} file libsndfile can read: {detail}") from None
+        if self._sf.channels != 1:
+            channels = self._sf.channels
+            self._sf.close()
+            raise ConfigError(f"{path}: {channels} channels; models take mono audio")
+        self.compressed = self._sf.subtype not in _WIDTH
+        frames = self._sf.frames
+        if not self.compressed and frames * _WIDTH[self._sf.subtype] > os.fstat(file.fileno()).st_size:
+            self._sf.close()
+            raise CorruptFileError(f"{path}: its header claims {frames} samples, more than the file can hold")
+        super().__init__(path, file, int(self._sf.samplerate), frames)
+
+    def read(self, n: int) -> np.ndarray:
+        import soundfile
+
+        try:
+            return self._sf.read(frames=n, dtype="float32")
+        except (soundfile.LibsndfileError, RuntimeError) as e:
+            raise CorruptFileError(f"{self.path}: cannot decode: {getattr(e, 'error_string', '') or e}") from None
+
+    def close(self) -> None:
+        self._sf.close()
+        super().close()
+
+
+def open_audio(path) -> AudioReader:
+    """A block reader for mono `.wav`/`.flac`/`.aiff` (sample_rate set) or `.npy` (None)."""
+    path = Path(path)
+    suffix = _suffix(path, READ_SUFFIXES, "read")
     try:
-        if suffix == ".npy":
-            return Audio(_read_npy(path), None)
-        if suffix == ".wav":
-            return _read_wav(path.read_bytes(), path)
+        file = open(path, "rb")
     except OSError as e:
         raise FileAccessError(f"cannot read {path}: {e.strerror or e}") from None
-    raise UnknownFormatError(f"{path}: audio must be .wav or .npy")
-
-
-def _read_npy(path: Path) -> np.ndarray:
     try:
-        x = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise CorruptFileError(f"{path} is not a plain .npy array: {e}") from None
-    if x.ndim != 1 or x.dtype.kind != "f":
-        raise ConfigError(f"{path}: expected a 1-D float array, got {x.dtype} {x.shape}")
-    return x.astype(np.float32, copy=False)
+        if suffix == ".npy":
+            return _NpyReader(path, file)
+        return _SoundFileReader(path, file)
+    except BaseException:
+        file.close()
+        raise
 
 
-def _chunks(data: bytes, path: Path):
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise CorruptFileError(f"{path} is not a RIFF/WAVE file")
-    i = 12
-    while i + 8 <= len(data):
-        cid, size = data[i : i + 4], struct.unpack("<I", data[i + 4 : i + 8])[0]
-        body = data[i + 8 : i + 8 + size]
-        if len(body) < size and cid != b"data":
-            raise CorruptFileError(f"{path}: truncated {cid!r} chunk")
-        yield cid, body
-        i += 8 + size + (size & 1)
+def read_audio(path) -> Audio:
+    """The whole file, float32."""
+    with open_audio(path) as reader:
+        limit = MAX_WHOLE_COMPRESSED if getattr(reader, "compressed", False) else None
+        try:
+            samples = reader.read_all(limit)
+        except OSError as e:
+            raise FileAccessError(f"cannot read {path}: {e.strerror or e}") from None
+        return Audio(samples, reader.sample_rate)
 
 
-def _read_wav(data: bytes, path: Path) -> Audio:
-    fmt = body = None
-    for cid, chunk in _chunks(data, path):
-        if cid == b"fmt ":
-            fmt = chunk
-        elif cid == b"data":
-            body = chunk
-    if fmt is None or body is None or len(fmt) < 16:
-        raise CorruptFileError(f"{path}: WAV without fmt or data chunk")
-    tag, channels, rate, _, block, bits = struct.unpack("<HHIIHH", fmt[:16])
-    if tag == _EXTENSIBLE and len(fmt) >= 26:
-        tag = struct.unpack("<H", fmt[24:26])[0]
-    if channels != 1:
-        raise ConfigError(f"{path}: {channels} channels; models take mono audio")
-    width = bits // 8
-    if block != width or width == 0:
-        raise CorruptFileError(f"{path}: inconsistent WAV block size")
-    body = body[: len(body) - len(body) % width]
-    if tag == _FLOAT and width in (4, 8):
-        x = np.frombuffer(body, dtype="<f4" if width == 4 else "<f8")
-    elif tag == _PCM and width in (2, 3, 4):
-        x = _pcm_to_float(body, width)
-    else:
-        raise UnknownFormatError(f"{path}: unsupported WAV encoding (format {tag}, {bits} bits)")
-    return Audio(x.astype(np.float32), int(rate))
+# --- writing ---
 
 
-def _pcm_to_float(body: bytes, width: int) -> np.ndarray:
-    if width == 3:
-        raw = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3)
-        ints = (raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8) | (raw[:, 2].astype(np.int32) << 16))
-        ints = np.where(ints >= 1 << 23, ints - (1 << 24), ints)
-    else:
-        ints = np.frombuffer(body, dtype="<i2" if width == 2 else "<i4").astype(np.int64)
-    return ints / float(1 << (8 * width - 1))
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class AudioWriter:
+    """Writes float32 blocks to a `.wav` (32-bit float) or `.npy` file, atomically:
+    `with open_audio_writer(p, 48000) as w: w.write(block)` — the file appears only when
+    the block exits without an error."""
+
+    def __init__(self, path, sample_rate: int = 48_000, *, overwrite: bool = True):
+        self.path = Path(path)
+        self._wav = _suffix(self.path, WRITE_SUFFIXES, "write") == ".wav"
+        rate = float(sample_rate) if isinstance(sample_rate, (int, float, np.integer, np.floating)) else float("nan")
+        if self._wav and not (rate.is_integer() and 0 < rate < 1 << 32):
+            raise ConfigError(f"{self.path}: a WAV sample rate must be a whole number of Hz, got {sample_rate!r}")
+        if not overwrite and self.path.exists():
+            raise FileAccessError(f"{self.path} exists; pass --overwrite to replace it")
+        self.sample_rate = int(rate) if rate.is_integer() else 0
+        self.frames = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+        except OSError as e:
+            raise FileAccessError(f"cannot write {self.path}: {e.strerror or e}") from None
+        self._tmp = Path(tmp)
+        self._file = os.fdopen(fd, "w+b")
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())
+            self._file.write(self._header())
+        except BaseException:
+            self.abort()
+            raise
+
+    def _header(self) -> bytes:
+        if self._wav:
+            body = self.frames * 4
+            fmt = struct.pack("<HHIIHH", _FLOAT, 1, self.sample_rate, self.sample_rate * 4, 4, 32)
+            return b"RIFF" + struct.pack("<I", 36 + body) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", body)
+        text = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }" % self.frames
+        text = text.ljust(_NPY_HEADER - 10 - 1) + "\n"
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+    def write(self, samples) -> None:
+        block = np.ascontiguousarray(samples, dtype=np.float32)
+        if block.ndim != 1:
+            raise ConfigError(f"{self.path}: can only write mono audio")
+        limit = _MAX_WAV_DATA // 4 if self._wav else _MAX_SAMPLES
+        if self.frames + block.size > limit:
+            raise ConfigError(f"{self.path}: more than {limit} samples do not fit a {'WAV' if self._wav else '.npy'} file here"
+                              + ("; write .npy instead" if self._wav else ""))
+        self._file.write(block.astype("<f4", copy=False).tobytes())
+        self.frames += block.size
+
+    def commit(self) -> Path:
+        """Finish the header, flush to disk and move the file into place."""
+        try:
+            self._file.seek(0)
+            self._file.write(self._header())
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._tmp, self.path)
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, OSError):
+                raise FileAccessError(f"cannot write {self.path}: {e.strerror or e}") from None
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drop everything written; the destination is untouched."""
+        try:
+            self._file.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AudioWriter":
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def open_audio_writer(path, sample_rate: int = 48_000, *, overwrite: bool = True) -> AudioWriter:
+    return AudioWriter(path, sample_rate, overwrite=overwrite)
 
 
 def write_audio(path, samples: np.ndarray, sample_rate: int = 48_000) -> Path:
     """Write float samples to .npy or 32-bit float .wav, atomically."""
-    path = Path(path)
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".wav"):
-        raise UnknownFormatError(f"{path}: output must be .wav or .npy")
+    samples = np.asarray(samples)
     if samples.ndim != 1 or samples.size >= _MAX_SAMPLES:
         raise ConfigError(f"{path}: can only write mono audio")
-    payload = _npy_bytes(samples) if suffix == ".npy" else _float_wav_bytes(samples, sample_rate)
-    atomic_write_bytes(path, payload)
-    return path
-
-
-def _npy_bytes(samples: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, samples)
-    return buffer.getvalue()
-
-
-def _float_wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    body = samples.astype("<f4").tobytes()
-    fmt = struct.pack("<HHIIHH", _FLOAT, 1, int(rate), int(rate) * 4, 4, 32)
-    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(body)) + body
-    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+    with open_audio_writer(path, sample_rate) as writer:
+        writer.write(samples)
+    return writer.path
