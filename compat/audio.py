@@ -40,6 +40,7 @@ _MAX_WAV_DATA = 0xFFFFFFFF - 36  # RIFF sizes are 32-bit
 _MAX_SAMPLES = 1 << 31
 # Bytes per sample of the uncompressed encodings: their files must hold what they claim.
 _WIDTH = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
+_UNCOMPRESSED = ("WAV", "WAVEX", "AIFF", "RF64", "W64")
 # Compressed encodings can claim any length; reading them whole stops at this many samples
 # (about 93 minutes at 48 kHz; stream longer takes).
 MAX_WHOLE_COMPRESSED = 1 << 28
@@ -148,7 +149,8 @@ class _SoundFileReader(AudioReader):
             channels = self._sf.channels
             self._sf.close()
             raise ConfigError(f"{path}: {channels} channels; models take mono audio")
-        self.compressed = self._sf.subtype not in _WIDTH
+        # FLAC reports a PCM subtype too: only uncompressed containers are bounded by size
+        self.compressed = self._sf.format not in _UNCOMPRESSED or self._sf.subtype not in _WIDTH
         frames = self._sf.frames
         if not self.compressed and frames * _WIDTH[self._sf.subtype] > os.fstat(file.fileno()).st_size:
             self._sf.close()

@@ -52,6 +52,7 @@ class HyperConvStream(StreamProcessor):
         self._modules = list(model._net)
         self._kinds = [_kind(m) for m in self._modules]
         self._layout = _layout(self._modules, self._kinds, model._hyper_net._bounds)
+        self._sizes = [b - a for pieces in self._layout for a, b, _ in pieces]
         self._cache: "OrderedDict[bytes, _Weights]" = OrderedDict()
         self.hypernet_runs = 0  # knob vectors sent through the hypernet (cache misses)
         super().__init__(model, **kwargs)
@@ -91,11 +92,16 @@ class HyperConvStream(StreamProcessor):
         return hyper._affine(hyper._net(knobs))
 
     def _shape(self, flat: torch.Tensor) -> _Weights:
-        per_module = []
+        # One split into (numel, 1) columns (views, made in one call), then the conv
+        # weights viewed as (C_out, C_in·k): a few ops per knob vector, not one per tensor.
+        columns = flat[:, None].split(self._sizes)
+        per_module, i = [], 0
         for kind, pieces in zip(self._kinds, self._layout):
-            tensors = tuple(flat[a:b].view(shape) for a, b, shape in pieces)
-            if kind == "conv" and len(tensors) == 1:
-                tensors += (None,)  # a conv without bias (followed by batch norm)
+            tensors = columns[i : i + len(pieces)]
+            i += len(pieces)
+            if kind == "conv":
+                weight = tensors[0].view(pieces[0][2])
+                tensors = (weight, tensors[1] if len(tensors) > 1 else None)  # no bias before batch norm
             per_module.append(tensors)
         return _Weights(per_module)
 
@@ -106,19 +112,29 @@ class HyperConvStream(StreamProcessor):
         stream position is a multiple of the control period; runs of equal weights merge."""
         period = self.control_period
         first = (-self.position) % period  # offset of the first period start in the block
-        starts = list(range(first, n, period))
-        weights = self._weights([knobs.at(s) for s in starts])
-        segments: List[List] = []
-        if first:
-            segments.append([0, first, self._current])
-        for s, w in zip(starts, weights):
+        if first >= n:  # the whole block lies in the period in progress
+            return [(0, n, self._current)]
+        if knobs.curves is None:  # no knob moves in this block: one vector for every period
+            (weights,) = self._weights([knobs.constant])
+            segments = [[0, first, self._current]] if first and weights is not self._current else []
+            segments.append([first if segments else 0, n, weights])
+            self._current = weights
+            return [tuple(s) for s in segments]
+        starts = np.arange(first, n, period)
+        rows = knobs.curves[starts]
+        # only where the knob vector differs from the previous period start's
+        change = np.ones(len(starts), dtype=bool)
+        change[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+        weights = self._weights(list(rows[change]))
+        segments: List[List] = [[0, first, self._current]] if first else []
+        for s, w in zip(starts[change].tolist(), weights):
             if segments and segments[-1][2] is w:
-                segments[-1][1] = min(n, s + period)
-            else:
-                segments.append([s, min(n, s + period), w])
+                continue
+            if segments:
+                segments[-1][1] = s
+            segments.append([s, n, w])
         segments[-1][1] = n
-        if weights:
-            self._current = weights[-1]
+        self._current = weights[-1]
         return [tuple(s) for s in segments]
 
     def _run(self, x: torch.Tensor, knobs: KnobBlock) -> torch.Tensor:

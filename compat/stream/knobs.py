@@ -37,6 +37,7 @@ def check_curve(spec: Optional[KnobSpec], index: int, values: np.ndarray, *, all
     """Validate every value of a knob curve at once (vectorised); the first bad value is
     reported through `KnobSpec.check`, so messages read as for single values."""
     name = spec.name if spec is not None else f"value {index + 1}"
+    values = np.atleast_1d(values)
     bad = ~np.isfinite(values)
     if spec is not None and spec.type == "boolean":
         bad |= (values != 0.0) & (values != 1.0)
@@ -55,7 +56,7 @@ def check_curve(spec: Optional[KnobSpec], index: int, values: np.ndarray, *, all
 
 
 def _at(i: int, values: np.ndarray, where: str) -> str:
-    if values.ndim == 0 or values.size == 1:
+    if values.size == 1:
         return where
     return f" at sample {i} of its curve{where}"
 

@@ -105,7 +105,7 @@ def forward_control_rate(model, x, knobs, *, control_period: int = 32, pad_start
                     first_time += (m.kernel_size[0] - 1) * m.dilation[0]
                 times = torch.arange(first_time, first_time + outputs.shape[-1]).clamp(min=0)
                 which = period_of[times // control_period]  # weights version per column
-                h = outputs[which, 0, :, torch.arange(outputs.shape[-1])].T[None]
+                h = outputs[which, 0, :, torch.arange(outputs.shape[-1])].T[None].contiguous()
             i = j
     return h[0]
 
