@@ -222,8 +222,7 @@ class AudioWriter:
             raise FileAccessError(f"{self.path} exists; pass --overwrite to replace it")
         self.sample_rate = int(rate) if rate.is_integer() else 0
         self.frames = 0
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the folder must exist: nothing is created above an output (compat/outputs.py)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
         except OSError as e:
             raise FileAccessError(f"cannot write {self.path}: {e.strerror or e}") from None

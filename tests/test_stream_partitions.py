@@ -132,3 +132,16 @@ def test_lstm_built_as_0_3_0_starts_from_zeros():
     x = audio(5, 800)
     y = run_partition(stream.open(legacy), x, [100, 37])
     assert np.abs(y - offline(legacy, defaults(legacy), x)).max() <= TOL
+
+
+@pytest.mark.parametrize("which", ["0.7.4/catlstm/ckpt", "0.5.1/catwavenet/ckpt"])
+def test_parametric_nam_files_stream_too(tmp_path, which):
+    # The ConcatLSTM/ConcatWaveNet .nam of the parametric NAM line, which compat.load reads
+    # back as a CatLSTM/CatWaveNet: the stream follows that model's own forward.
+    path = compat.export(load_fixture(which), "parametric-nam", tmp_path / "amp.nam")
+    legacy = compat.load(path)
+    assert legacy.format == "parametric_nam"
+    x = audio(12, 2000)
+    knobs = [1.0, 0.7, 0.2]
+    y = run_partition(stream.open(legacy, knobs=knobs), x, [333, 1, 64])
+    assert np.abs(y - offline(legacy, knobs, x)).max() <= TOL

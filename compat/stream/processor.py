@@ -8,7 +8,7 @@ A subclass keeps the model's running state and implements `_reset_state()` and
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
