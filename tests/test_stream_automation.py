@@ -161,3 +161,15 @@ def test_hypernet_runs_only_when_knobs_move():
     steps = np.repeat([0.1, 0.2, 0.1, 0.2], 1024)  # two distinct values, revisited
     run_partition(proc, x, [512], {"drive": steps})
     assert proc.hypernet_runs == 3
+
+
+@pytest.mark.parametrize("which", HYPER_IDS[:6] + ["stock"])
+def test_the_streams_hypernet_pass_is_the_modules_bit_for_bit(which):
+    model = stock_model("HyperConvNet") if which == "stock" else load_fixture(which).model
+    proc = stream.open(model, knobs=[0, 0, 0])
+    assert proc._mlp is not None  # the functional pass is in use
+    with torch.no_grad():
+        for knobs in torch.rand(20, 3) * 2 - 0.5:
+            hyper = model._hyper_net
+            assert torch.equal(proc._hypernet(knobs[None]), hyper._affine(hyper._net(knobs[None])))
+            assert torch.equal(proc._hypernet(knobs[None])[0], torch.cat(hyper(knobs[None]), dim=1)[0])

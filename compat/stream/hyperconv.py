@@ -22,6 +22,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from nam_legacy.models.parametric.hyper_net import _BatchNorm, _Conv, _Flatten
 
@@ -53,6 +55,7 @@ class HyperConvStream(StreamProcessor):
         self._kinds = [_kind(m) for m in self._modules]
         self._layout = _layout(self._modules, self._kinds, model._hyper_net._bounds)
         self._sizes = [b - a for pieces in self._layout for a, b, _ in pieces]
+        self._mlp = _mlp_plan(model._hyper_net)
         self._cache: "OrderedDict[bytes, _Weights]" = OrderedDict()
         self.hypernet_runs = 0  # knob vectors sent through the hypernet (cache misses)
         super().__init__(model, **kwargs)
@@ -87,9 +90,20 @@ class HyperConvStream(StreamProcessor):
 
     def _hypernet(self, knobs: torch.Tensor) -> torch.Tensor:
         """The hypernet's flat output (1, total): `HyperNet.forward` before it cuts the
-        vector into one tensor per target (we cut it straight into the shapes we use)."""
-        hyper = self.model._hyper_net
-        return hyper._affine(hyper._net(knobs))
+        vector into one tensor per target (we cut it straight into the shapes we use).
+        The same functional calls its modules make, in their order (bit-identical), without
+        the module-call overhead, which is most of a pass at this size."""
+        if self._mlp is None:
+            hyper = self.model._hyper_net
+            return hyper._affine(hyper._net(knobs))
+        blocks, head, scale, shift = self._mlp
+        y = knobs
+        for weight, bias, norm in blocks:
+            y = F.linear(y, weight, bias)
+            if norm is not None:
+                y = F.batch_norm(y, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
+            y = F.relu(y)
+        return scale * F.linear(y, head.weight, head.bias) + shift
 
     def _shape(self, flat: torch.Tensor) -> _Weights:
         # One split into (numel, 1) columns (views, made in one call), then the conv
@@ -168,6 +182,27 @@ class HyperConvStream(StreamProcessor):
             else:
                 y = m((), y)
         return y
+
+
+def _mlp_plan(hyper):
+    """The hypernet as (blocks, head, scale, shift) for `_hypernet`, when it has upstream's
+    structure (Linear-[BatchNorm1d]-ReLU blocks, a Linear, the affine); else None (then the
+    modules are called)."""
+    net = hyper._net
+    blocks = []
+    for block in net[:-1]:
+        kinds = [type(m) for m in block]
+        if kinds == [nn.Linear, nn.ReLU]:
+            blocks.append((block[0].weight, block[0].bias, None))
+        elif kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU] and not block[1].training and block[1].track_running_stats:
+            blocks.append((block[0].weight, block[0].bias, block[1]))
+        else:
+            return None
+        if block[-1].inplace:
+            return None
+    if type(net[-1]) is not nn.Linear:
+        return None
+    return blocks, net[-1], hyper._affine.weight, hyper._affine.bias
 
 
 def _layout(modules, kinds, bounds) -> List[List[Tuple[int, int, Tuple[int, int]]]]:

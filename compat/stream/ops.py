@@ -21,12 +21,12 @@ def weight2d(conv_weight: torch.Tensor) -> torch.Tensor:
     return conv_weight.reshape(conv_weight.shape[0], -1)
 
 
-def pointwise(weight: torch.Tensor, bias: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def pointwise(weight: torch.Tensor, bias: Optional[torch.Tensor], x: torch.Tensor, *, out=None) -> torch.Tensor:
     """1x1 conv: weight (C_out, C_in), bias (C_out, 1) (or (C_out, n): any addend) or None,
-    x (C_in, n) → (C_out, n)."""
+    x (C_in, n) → (C_out, n) (into `out` when given)."""
     if bias is None:
-        return torch.mm(weight, x)
-    return torch.addmm(bias, weight, x)
+        return torch.mm(weight, x, out=out)
+    return torch.addmm(bias, weight, x, out=out)
 
 
 def dilated(weight: torch.Tensor, bias: Optional[torch.Tensor], full: torch.Tensor, kernel: int, dilation: int, n: int) -> torch.Tensor:
@@ -55,16 +55,26 @@ class History:
         self._buffer[:, :span] = initial
         self._end = span  # columns in use
 
-    def extend(self, block: torch.Tensor) -> torch.Tensor:
-        """Append block (C, n); return [last span inputs ‖ block] as a (C, span + n) view."""
-        n = block.shape[1]
+    def slot(self, n: int) -> torch.Tensor:
+        """Where the next n inputs go, (C, n): write them there, then `commit(n)`. (Lets the
+        previous layer compute its output straight into this history, no copy.)"""
         span, end = self.span, self._end
         if end + n > self._buffer.shape[1]:
             tail = self._buffer[:, end - span : end].clone()
             if span + n > self._buffer.shape[1]:
                 self._buffer = torch.empty((self._buffer.shape[0], span + n))
             self._buffer[:, :span] = tail
-            end = span
-        self._buffer[:, end : end + n] = block
+            self._end = end = span
+        return self._buffer[:, end : end + n]
+
+    def commit(self, n: int) -> torch.Tensor:
+        """After the slot is written: [last span inputs ‖ the n new ones] as a (C, span + n) view."""
+        end = self._end
         self._end = end + n
-        return self._buffer[:, end - span : end + n]
+        return self._buffer[:, end - self.span : end + n]
+
+    def extend(self, block: torch.Tensor) -> torch.Tensor:
+        """Append block (C, n); return [last span inputs ‖ block] as a (C, span + n) view."""
+        n = block.shape[1]
+        self.slot(n).copy_(block)
+        return self.commit(n)

@@ -74,6 +74,13 @@ def _plan(net):
     return arrays, (torch.cat(mixers), torch.cat(biases)[:, None]), head
 
 
+def _into(history: Optional[History], n: int, op, *args) -> torch.Tensor:
+    """op(*args), written straight into the history's next slot when there is one."""
+    if history is None:
+        return op(*args)
+    return op(*args, out=history.slot(n))
+
+
 class WaveNetStream(StreamProcessor):
     architecture = "CatWaveNet"
 
@@ -111,17 +118,20 @@ class WaveNetStream(StreamProcessor):
         mixed = pointwise(*self._mixer, condition)
         y, head, k = condition, None, 0
         for array in self._arrays:
-            y = pointwise(*array.rechannel, y)
-            for layer in array.layers:
+            y = _into(history[k] if not prime else None, n, pointwise, *array.rechannel, y)
+            for i, layer in enumerate(array.layers):
                 if prime:
                     history[k] = History(y.expand(-1, layer.span)) if layer.span else None
-                full = history[k].extend(y) if layer.span else y
+                    full = history[k].extend(y) if layer.span else y
+                else:  # y was computed into this layer's history already
+                    full = history[k].commit(n) if layer.span else y
                 z = dilated(layer.conv, mixed[layer.rows], full, layer.kernel, layer.dilation, n)
                 if layer.gated:
                     post = layer.activation(z[: layer.channels]) * torch.sigmoid(z[layer.channels :])
                 else:
                     post = layer.activation(z)
-                y = y + pointwise(*layer.out, post)
+                after = None if prime or i + 1 == len(array.layers) else history[k + 1]
+                y = _into(after, n, torch.add, y, pointwise(*layer.out, post))  # the residual
                 head = post if head is None else head + post
                 k += 1
             head = pointwise(*array.head_rechannel, head)
