@@ -56,6 +56,7 @@ class HyperConvStream(StreamProcessor):
         self._layout = _layout(self._modules, self._kinds, model._hyper_net._bounds)
         self._sizes = [b - a for pieces in self._layout for a, b, _ in pieces]
         self._mlp = _mlp_plan(model._hyper_net)
+        self._into = _outputs_into_history(self._modules, self._kinds)
         self._cache: "OrderedDict[bytes, _Weights]" = OrderedDict()
         self.hypernet_runs = 0  # knob vectors sent through the hypernet (cache misses)
         super().__init__(model, **kwargs)
@@ -161,14 +162,21 @@ class HyperConvStream(StreamProcessor):
 
     def _net(self, x: torch.Tensor, segments, *, prime: bool) -> torch.Tensor:
         """The main net on (n,) audio, layer by layer, each segment with its weights."""
+        n = x.shape[0]
+        history = self._history
         y = x[None]  # (channels, n)
+        written = False  # y already sits in the next conv's history
         for k, (m, kind) in enumerate(zip(self._modules, self._kinds)):
             if kind == "conv":
                 kernel, dilation = m.kernel_size[0], m.dilation[0]
                 span = (kernel - 1) * dilation
                 if prime:
-                    self._history[k] = History(y.expand(-1, span)) if span else None
-                full = self._history[k].extend(y) if span else y
+                    history[k] = History(y.expand(-1, span)) if span else None
+                if span:
+                    full = history[k].commit(n) if written else history[k].extend(y)
+                else:
+                    full = y
+                written = False
                 pieces = [dilated(*w.per_module[k], full[:, a : b + span], kernel, dilation, b - a) for a, b, w in segments]
                 y = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
             elif kind == "batchnorm":
@@ -180,8 +188,31 @@ class HyperConvStream(StreamProcessor):
             elif kind == "flatten":
                 y = y.reshape(-1)
             else:
-                y = m((), y)
+                into = None if prime else self._into[k]
+                if into is None:
+                    y = m((), y)
+                else:  # the same op as the module, written straight into the next conv's history
+                    op, target = into
+                    y = op(y, out=history[target].slot(n))
+                    written = True
         return y
+
+
+def _outputs_into_history(modules, kinds):
+    """Per module: for a Tanh/ReLU followed by a conv that keeps a history, (op, conv index),
+    op being the module's own torch op with an `out` (relu is clamp_min(x, 0) in torch)."""
+    into = [None] * len(modules)
+    for k, (m, kind) in enumerate(zip(modules, kinds)):
+        if kind != "activation" or k + 1 >= len(modules) or kinds[k + 1] != "conv":
+            continue
+        following = modules[k + 1]
+        if (following.kernel_size[0] - 1) * following.dilation[0] == 0:
+            continue
+        if isinstance(m, nn.Tanh):
+            into[k] = (torch.tanh, k + 1)
+        elif isinstance(m, nn.ReLU) and not m.inplace:
+            into[k] = (lambda y, out: torch.clamp_min(y, 0.0, out=out), k + 1)
+    return into
 
 
 def _mlp_plan(hyper):
