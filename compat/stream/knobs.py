@@ -216,6 +216,8 @@ class KnobState:
     def block(self, n: int, given: Mapping[int, np.ndarray]) -> KnobBlock:
         """The next n samples' values (given curves/numbers as they are, others from their
         tracks), and advance: a given knob then holds its last value."""
+        if not given and all(t.done >= t.length for t in self.tracks):  # nothing moves: no arrays
+            return KnobBlock(n, np.array(self.targets(), dtype=np.float64).astype(np.float32), None)
         columns = []
         moving = False
         for i, track in enumerate(self.tracks):
