@@ -62,7 +62,7 @@ class HyperConvStream(StreamProcessor):
         super().__init__(model, **kwargs)
 
     def _reset_state(self) -> None:
-        self._history: Optional[List[Optional[torch.Tensor]]] = None
+        self._history: Optional[List[Optional[History]]] = None  # per module; made by the first sample
         self._current: Optional[_Weights] = None  # the weights of the period in progress
 
     # --- weights ---
