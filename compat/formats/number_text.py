@@ -192,7 +192,7 @@ def _diagnose(text: str, dialect: str) -> BadNumber:
 
 
 class NumberSink:
-    """One float32 array that numbers are streamed into.
+    """One float32 array that numbers are streamed into (`dtype=np.float64` keeps them exact).
 
     With `expected` (the count the declared model needs) it is allocated once and the
     first value beyond it is refused (`WeightsMismatchError`); without, it grows up to
@@ -201,13 +201,13 @@ class NumberSink:
     """
 
     def __init__(self, where: str, limit: int, expected: Optional[int] = None, needs: str = "",
-                 track_rounding: bool = False):
+                 track_rounding: bool = False, dtype=np.float32):
         self.where = where
         self.limit = limit
         self.expected = expected
         self.needs = needs  # "this CatLSTM config needs 1001", for the message
         self.track_rounding = track_rounding
-        self.array = np.empty(expected if expected is not None else min(limit, 1 << 16), dtype=np.float32)
+        self.array = np.empty(expected if expected is not None else min(limit, 1 << 16), dtype=dtype)
         self.count = 0
         self.rounded = 0
 
@@ -218,7 +218,7 @@ class NumberSink:
                 raise WeightsMismatchError(f"{self.where}: more than {self.expected} values, but {self.needs}")
             if end > self.limit:
                 raise UnsafeFileError(f"{self.where}: more than {self.limit} values, above the limit of {self.limit}")
-            grown = np.empty(min(self.limit, max(end, 2 * len(self.array))), dtype=np.float32)
+            grown = np.empty(min(self.limit, max(end, 2 * len(self.array))), dtype=self.array.dtype)
             grown[: self.count] = self.array[: self.count]
             self.array = grown
         part = self.array[self.count:end]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -28,11 +29,12 @@ from nam_legacy.releases import DEFAULT
 
 from ..detect import ReleaseRange
 from ..errors import ConfigError, CorruptFileError, LegacyError, UnknownFormatError, UnsupportedReleaseError
-from ..errors import WeightsMismatchError
+from ..errors import UnsafeFileError, WeightsMismatchError
 from . import RawModel
 from .configs import (
     MAX_KNOBS,
     MAX_LAYERS,
+    MAX_TEXT_WEIGHTS,
     MAX_WIDTH,
     WAVENET_ACTIVATIONS,
     expected_weight_count,
@@ -40,11 +42,11 @@ from .configs import (
     is_int,
     json_type,
     jpath,
-    load_json,
     show,
     validate_net_config,
 )
-from .nam_file import Source, named, source_bytes, weights_vector
+from .nam_file import Source, named, stream_document, weights_vector
+from .number_text import NumberSink
 
 __all__ = [
     "ARCHITECTURES",
@@ -173,16 +175,25 @@ def parse_params(value: Any, path: str, warnings: List[str]) -> Tuple[Param, ...
             raise ConfigError(f"{p}: min must be below max, got [{lo}, {hi}]")
         if not lo <= default <= hi:
             raise ConfigError(f"{jpath(p, 'default')}: {default} is outside [{lo}, {hi}]")
+        step, avoid_zero = entry.get("step"), entry.get("avoid_zero")
+        if avoid_zero is not None and not isinstance(avoid_zero, bool):
+            raise ConfigError(f"{jpath(p, 'avoid_zero')}: expected true or false, got {show(avoid_zero, 30)}")
         if kind == "continuous":
             if entry.get("enum_names") is not None:
                 raise ConfigError(f"{jpath(p, 'enum_names')}: a continuous knob has no enum_names")
-            step = entry.get("step")
             if step is not None and (isinstance(step, bool) or not is_finite_number(step) or step <= 0):
                 raise ConfigError(f"{jpath(p, 'step')}: expected a positive number or null, got {show(step, 30)}")
+            if step is not None and float(step) > float(hi) - float(lo):
+                raise ConfigError(f"{jpath(p, 'step')}: {step} is wider than the range [{lo}, {hi}]")
             out.append(Param(name, kind, float(lo), float(hi), float(default),
-                             step=None if step is None else float(step), avoid_zero=bool(entry.get("avoid_zero", False))))
+                             step=None if step is None else float(step), avoid_zero=bool(avoid_zero)))
             continue
+        if step is not None or avoid_zero:  # the fork refuses both on a switch
+            key = "step" if step is not None else "avoid_zero"
+            raise ConfigError(f"{jpath(p, key)}: a switch has no {key}, got {show(entry[key], 30)}")
         names = entry.get("enum_names")
+        if type(names) is list and len(names) > MAX_KNOBS:
+            raise ConfigError(f"{jpath(p, 'enum_names')}: {len(names)} positions, above the limit of {MAX_KNOBS}")
         if type(names) is not list or not all(isinstance(n, str) and n for n in names):
             raise ConfigError(f"{jpath(p, 'enum_names')}: a switch needs a list of non-empty names, got {show(names, 40)}")
         if len(names) < 2 or len(set(names)) != len(names):
@@ -408,18 +419,78 @@ def read_parametric_nam(source: Source) -> RawModel:
     """Read a ConcatLSTM / ConcatWaveNet `.nam` (a path, or its bytes) into the `RawModel` of
     the equivalent CatLSTM / CatWaveNet (legacy flat layout, legacy param config).
 
+    The file is streamed (`nam_file.stream_document`), as every text model is: the small
+    values are captured and parsed within MAX_CONFIG_BYTES / MAX_JSON_VALUES, and the
+    weights go into one float64 array (the refold works on the file's exact values, as it
+    always did) sized from the config that precedes them: the count its params and net
+    need, refused above MAX_TEXT_WEIGHTS before anything is allocated. A file can never
+    make us hold more than the model it describes.
+
     Errors are `LegacyError`s: `UnsupportedReleaseError` for the line's other architectures
     and for structures a Cat* model cannot express (wider switches, FiLM, head 1x1, ...),
     `ConfigError`, `CorruptFileError`, `WeightsMismatchError`, `UnsafeFileError`.
     """
-    data, name = source_bytes(source, ".nam file")
+    doc, _ = stream_document(source, _weights_sink)
     try:
-        return parse_parametric_document(load_json(data, "the .nam file"))
+        return parse_parametric_document(doc)
     except LegacyError as e:
+        name = os.path.basename(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else None
         raise named(e, name) from None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What a file's config says, validated: its knobs, the legacy model, the weights it needs."""
+
+    params: Tuple[Param, ...]
+    param_config: Dict[str, Dict[str, Any]]
+    enc: Encoding
+    net_config: Dict[str, Any]  # the legacy constructor config (1 + knobs inputs)
+    shape: Optional[WaveNetShape]  # CatWaveNet: the file's own shape (1 + encoded-width inputs)
+    expected: int  # weights in the file
+
+
+def _layout(architecture: str, config: Any, warnings: List[str]) -> _Layout:
+    if not isinstance(config, dict):
+        raise ConfigError(f"config: expected an object, got {json_type(config)}")
+    if "params" not in config:
+        raise ConfigError("config: no \"params\" (the knob list every parametric file carries)")
+    params = parse_params(config["params"], "config.params", warnings)
+    param_config = legacy_param_config(params, warnings)
+    enc = encoding(params, sorted(param_config))
+    if ARCHITECTURES[architecture] == "CatLSTM":
+        net_config = _lstm_net_config(config, len(params), enc.width, warnings)
+        expected = expected_weight_count("CatLSTM", {**net_config, "input_size": 1 + enc.width})
+        return _Layout(params, param_config, enc, net_config, None, expected)
+    net_config = _wavenet_net_config(config, len(params), enc.width, warnings)
+    shape = wavenet_shape(net_config).with_inputs(1 + enc.width)
+    return _Layout(params, param_config, enc, net_config, shape, _wavenet_count(shape, net_config))
+
+
+def _weights_sink(doc: Dict[str, Any]) -> NumberSink:
+    """Where the weights go: preallocated to the count the config needs when it came first
+    and is valid (an invalid one is reported by the document check, in its own order; a
+    model too large to read is refused now)."""
+    expected, needs = None, ""
+    architecture = doc.get("architecture")
+    if isinstance(architecture, str) and architecture in ARCHITECTURES and "config" in doc:
+        try:
+            layout = _layout(architecture, doc["config"], [])
+        except UnsafeFileError:
+            raise
+        except LegacyError:
+            layout = None
+        if layout is not None:
+            expected = layout.expected
+            needs = f"this {architecture} config needs {expected}"
+            if expected > MAX_TEXT_WEIGHTS:
+                raise UnsafeFileError(f"weights: {needs}, above the limit of {MAX_TEXT_WEIGHTS} for weights written as text")
+    return NumberSink("weights", MAX_TEXT_WEIGHTS, expected, needs, dtype=np.float64)
+
+
 def parse_parametric_document(doc: Any) -> RawModel:
+    """The `RawModel` of a parsed document; its "weights" are a JSON list, or the
+    `NumberSink` `read_parametric_nam` streamed them into."""
     if not isinstance(doc, dict):
         raise CorruptFileError(f"a .nam file is a JSON object, this one is {json_type(doc)}")
     for key in ("architecture", "config", "weights"):
@@ -459,41 +530,33 @@ def parse_parametric_document(doc: Any) -> RawModel:
             raise CorruptFileError(f"sample_rate: expected a positive number, got {show(sample_rate, 30)}")
         sample_rate = float(sample_rate)
 
-    config = doc["config"]
-    if not isinstance(config, dict):
-        raise ConfigError(f"config: expected an object, got {json_type(config)}")
-    if "params" not in config:
-        raise ConfigError("config: no \"params\" (the knob list every parametric file carries)")
-    params = parse_params(config["params"], "config.params", warnings)
-    param_config = legacy_param_config(params, warnings)
-    raw_names = sorted(param_config)
-    enc = encoding(params, raw_names)
-    weights = weights_vector(doc["weights"], "weights")
-    legacy_name = ARCHITECTURES[architecture]
-    if legacy_name == "CatLSTM":
-        net_config = _lstm_net_config(config, len(params), enc.width, warnings)
-        expected = expected_weight_count("CatLSTM", {**net_config, "input_size": 1 + enc.width})
-        _check_count(architecture, len(weights), expected)
+    layout = _layout(architecture, doc["config"], warnings)
+    streamed = doc["weights"]
+    if isinstance(streamed, NumberSink):
+        _check_count(architecture, streamed.count, layout.expected)
+        weights = streamed.result()
+    else:
+        weights = weights_vector(streamed, "weights")
+        _check_count(architecture, len(weights), layout.expected)
+    net_config, enc = layout.net_config, layout.enc
+    if layout.shape is None:
         flat = refold_lstm(weights, net_config["hidden_size"], net_config.get("num_layers", 1), 1 + enc.width, enc.d, enc.B)
     else:
-        net_config = _wavenet_net_config(config, len(params), enc.width, warnings)
-        shape = wavenet_shape(net_config)
-        expected = _wavenet_count(shape.with_inputs(1 + enc.width), net_config)
-        _check_count(architecture, len(weights), expected)
         weights = _reconcile_head_scale(weights, net_config, warnings)
-        flat = refold_wavenet(weights, shape.with_inputs(1 + enc.width), enc.d, enc.B)
+        flat = refold_wavenet(weights, layout.shape, enc.d, enc.B)
+    del weights, streamed
     # The legacy models hold float32: round once, here, so the import reports no rounding.
-    flat = flat.astype(np.float32).astype(np.float64)
+    flat[...] = flat.astype(np.float32)
     return RawModel(
         format="parametric_nam",
-        architecture=legacy_name,
+        architecture=ARCHITECTURES[architecture],
         net_config=net_config,
         releases=ReleaseRange(DEFAULT, DEFAULT, (
             f"{architecture} file of {FAMILY_NAME} (version {version or FILE_VERSION}); built as the last "
             f"legacy release, {DEFAULT.name}",
         )),
         weights=flat,
-        param_config=param_config,
+        param_config=layout.param_config,
         sample_rate=sample_rate,
         metadata=metadata,
         file_version=version,
@@ -513,13 +576,18 @@ def _int_field(cfg: Mapping, key: str, path: str, lo: int = 1, hi: int = MAX_WID
     return int(value)
 
 
+def _check_input_width(cfg: Mapping, key: str, path: str, width: int) -> None:
+    """An input width the file states (it may leave it out): 1 + the params' encoded width."""
+    if key in cfg and (not is_int(cfg[key]) or cfg[key] != 1 + width):
+        raise ConfigError(f"{jpath(path, key)}: {show(cfg[key], 20)}, but the params make it 1 + {width} = {1 + width}")
+
+
 def _lstm_net_config(config: Mapping, knobs: int, width: int, warnings: List[str]) -> Dict[str, Any]:
     known = ("hidden_size", "num_layers", "train_burn_in", "train_truncate", "params", "input_size")
     extra = [k for k in config if k not in known]
     if extra:
         warnings.append(f"config: ignored unknown key(s) {', '.join(show(k, 30) for k in extra[:5])}")
-    if "input_size" in config and config["input_size"] != 1 + width:
-        raise ConfigError(f"config.input_size: {show(config['input_size'], 20)}, but the params make it 1 + {width} = {1 + width}")
+    _check_input_width(config, "input_size", "config", width)
     net = {
         "input_size": 1 + knobs,
         "hidden_size": _int_field(config, "hidden_size", "config"),
@@ -588,10 +656,9 @@ def _wavenet_net_config(config: Mapping, knobs: int, width: int, warnings: List[
         unknown = [k for k in lc if k not in _ARRAY_KEYS]
         if unknown:
             raise _refuse(jpath(p, unknown[0]), "an option this reader does not know")
-        if i == 0 and lc.get("input_size", 1 + width) != 1 + width:
-            raise ConfigError(f"{p}.input_size: {show(lc['input_size'], 20)}, but the params make it 1 + {width} = {1 + width}")
-        if lc.get("condition_size", 1 + width) != 1 + width:
-            raise ConfigError(f"{p}.condition_size: {show(lc['condition_size'], 20)}, but the params make it {1 + width}")
+        if i == 0:
+            _check_input_width(lc, "input_size", p, width)
+        _check_input_width(lc, "condition_size", p, width)
         channels = _int_field(lc, "channels", p)
         if lc.get("bottleneck", channels) != channels:
             raise _refuse(jpath(p, "bottleneck"), "a bottleneck narrower or wider than the channels")
