@@ -326,6 +326,28 @@ def test_control_characters_in_names_are_kept_and_never_shown_raw(files, batch):
     assert "\\x1b" in refused.stderr and "\x1b" not in refused.stderr
 
 
+@pytest.mark.parametrize("key", [L, W])
+@pytest.mark.parametrize("weights_first", [False, True], ids=["config_first", "weights_first"])
+def test_streaming_reads_exactly_what_the_whole_document_gives(bases, tmp_path, key, weights_first):
+    """The bound changes no result: weights that are not float32 values (so a float32 array
+    would round them before the refold) read bit-identically streamed, with the array sized
+    from the config or grown, and from the document parsed whole by `json` (the reader before)."""
+    import numpy as np
+
+    from compat.formats.parametric_nam import parse_parametric_document, read_parametric_nam
+
+    doc = copy.deepcopy(bases[key])
+    doc["weights"] = [w + 1e-9 * ((i % 5) - 2) for i, w in enumerate(doc["weights"])]
+    if weights_first:
+        doc = {"weights": doc["weights"], **{k: v for k, v in doc.items() if k != "weights"}}
+    path = _doc(tmp_path, "x.nam", doc)
+    streamed, whole = read_parametric_nam(path), parse_parametric_document(json.loads(path.read_text()))
+    assert np.asarray(whole.weights).tobytes() == np.asarray(streamed.weights).tobytes()
+    assert (streamed.net_config, streamed.param_config, streamed.warnings) == \
+        (whole.net_config, whole.param_config, whole.warnings)
+    assert not np.array_equal(np.float32(doc["weights"]), doc["weights"])
+
+
 def test_case_inventory():
     """Every class the brief of issue 10 §3 names for this reader has cases."""
     defects = {c.defect for c in CASES}
