@@ -424,3 +424,13 @@ def test_weights_anywhere_in_the_object():
     config_first = dict(doc)
     config_first["weights"] = doc["weights"] + [0.5]
     _raises(WeightsMismatchError, config_first, "more than 1001 values", "needs 1001")
+
+
+def test_a_parametric_line_file_read_as_legacy_nam_names_its_family(tmp_path):
+    # compat.load routes these to their own reader when "architecture" comes within the
+    # first 16 MiB; read_nam itself must not send their users to current NAM
+    path = tmp_path / "amp.nam"
+    path.write_text('{"weights": [0.0], "architecture": "ConcatLSTM", "config": {}}')
+    with pytest.raises(UnknownFormatError, match="parametric NAM line") as info:
+        read_nam(path)
+    assert "current NAM" not in str(info.value)

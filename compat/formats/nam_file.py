@@ -311,6 +311,13 @@ def _document(doc: Any, indented: Optional[bool], streamed: Optional[NumberSink]
             raise UnsupportedReleaseError(
                 "no release wrote HyperConvNet as .nam (it always used export folders); this file is not genuine"
             )
+        from .parametric_nam import FAMILY, FAMILY_NAME  # late: that reader builds on this module
+
+        if architecture in FAMILY:  # sniffing only looks 16 MiB in for the architecture
+            raise UnknownFormatError(
+                f"{architecture} is a model of {FAMILY_NAME}, but its \"architecture\" comes after more than "
+                "16 MiB of the file; nam-legacy reads such files when it comes first, as that line's exporter writes it"
+            )
         raise UnknownFormatError(f"not a parametric model: {show(architecture, 40)} — use current NAM for it")
     if "config" not in doc:
         raise CorruptFileError('no "config"')
