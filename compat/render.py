@@ -1,8 +1,10 @@
-"""Running a parametric model on audio at one knob setting."""
+"""Running a parametric model on audio: offline at one knob setting (`render`, the
+model's own forward on the whole signal), or streamed block by block (`render_blocks`,
+memory independent of the length, knobs may be automated)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,3 +33,37 @@ def render(model: torch.nn.Module, knobs: Sequence[float], x: np.ndarray, *, pad
     with torch.no_grad():
         y = model(params, torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), pad_start=pad_start)
     return y.numpy()
+
+
+def render_blocks(
+    proc,
+    blocks: Iterable[np.ndarray],
+    write: Callable[[np.ndarray], None],
+    *,
+    automation=None,
+    skip: int = 0,
+    progress: Optional[Callable[[int], None]] = None,
+) -> int:
+    """Stream `blocks` of input audio through the stream processor `proc` (compat.stream),
+    handing each output block to `write`; returns how many samples were written.
+
+    :param automation: a compat.stream.Automation: knob curves on the stream's clock
+        (sample i of the input at i / proc.sample_rate seconds).
+    :param skip: output samples to drop at the start. The stream always plays the
+        pad_start pad; dropping its first receptive_field - 1 samples gives the output
+        of the unpadded forward (pad_start=False).
+    :param progress: called with the number of input samples of each block done.
+    """
+    written = 0
+    for x in blocks:
+        knobs = None if automation is None else automation.block(proc.position, x.size, proc.sample_rate)
+        y = proc.process(x, knobs=knobs)
+        if skip:
+            dropped = min(skip, y.size)
+            y, skip = y[dropped:], skip - dropped
+        if y.size:
+            write(y)
+            written += y.size
+        if progress is not None:
+            progress(x.size)
+    return written

@@ -243,25 +243,39 @@ def test_demo_output_policy(capsys, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]
 
 
-def test_an_interrupted_render_leaves_nothing(capsys, tmp_path, di, monkeypatch):
-    def interrupted(*a, **k):
-        raise KeyboardInterrupt
+def _failing_writes(monkeypatch, error, after=1):
+    """AudioWriter.write raises `error` once `after` blocks have been written: a real partial file."""
+    from compat.audio import AudioWriter
 
-    monkeypatch.setattr(cli, "render", interrupted)
-    code, _, err = run(capsys, *render_args(di, tmp_path / "out.wav"))
+    real, calls = AudioWriter.write, []
+
+    def write(self, samples):
+        calls.append(len(samples))
+        if len(calls) > after:
+            raise error
+        real(self, samples)
+
+    monkeypatch.setattr(AudioWriter, "write", write)
+    return calls
+
+
+@pytest.mark.parametrize("mode, after", [([], 2), (["--offline"], 0)])
+def test_an_interrupted_render_leaves_nothing(capsys, tmp_path, di, monkeypatch, mode, after):
+    calls = _failing_writes(monkeypatch, KeyboardInterrupt(), after)
+    code, _, err = run(capsys, *render_args(di, tmp_path / "out.wav", "--block", "100", "--plot", tmp_path / "o.png", *mode))
     assert code == 130 and err == "nam-legacy: interrupted\n"
+    assert len(calls) == after + 1  # interrupted after `after` blocks were written to the temporary file
     assert [p.name for p in tmp_path.iterdir()] == ["di.wav"]
 
 
 @pytest.mark.parametrize("code_", [errno.ENOSPC, errno.EROFS])
-def test_a_write_the_system_refuses_is_an_input_error(capsys, tmp_path, di, monkeypatch, code_):
-    def refused(path, *a, **k):
-        raise OSError(code_, os.strerror(code_), str(path))
-
-    monkeypatch.setattr(cli, "write_audio", refused)
-    code, _, err = run(capsys, *render_args(di, tmp_path / "out.wav"))
+@pytest.mark.parametrize("mode", [[], ["--offline"]])
+def test_a_write_the_system_refuses_is_an_input_error(capsys, tmp_path, di, monkeypatch, code_, mode):
+    _failing_writes(monkeypatch, OSError(code_, os.strerror(code_)), after=0 if mode else 2)  # no file name: the CLI names it
+    code, _, err = run(capsys, *render_args(di, tmp_path / "out.wav", "--block", "100", *mode))
     assert code == 2
     one_error(err, os.strerror(code_), "out.wav")
+    assert [p.name for p in tmp_path.iterdir()] == ["di.wav"]
 
 
 # --------------------------------------------------------------------------------------
@@ -528,7 +542,8 @@ def test_inspect_release_builds_as_that_release(capsys):
 
 def test_demo_help_describes_everything_the_demo_does(capsys):
     text = _help(capsys, "demo")
-    for step in ("inspect", "checkpoint", ".nam", "export folder", "C++ header", "render", "drive 0, 0.5 and 1",
+    for step in ("inspect", "checkpoint", ".nam", "export folder", "C++ header", "render --automate", "drive-sweep.wav",
+                 "drive-sweep.png", "parametric-nam", "catlstm-parametric.nam",
                  "migrate", "migrated-defaults.nam", "pack", "manifest.json", "loudness.png", "loudness_input.wav",
                  "--overwrite"):
-        assert step in text, step
+        assert step in text.replace("- ", "-"), step  # help lines may wrap after a hyphen

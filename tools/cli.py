@@ -17,36 +17,23 @@ import sys
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 
 import compat
-from compat.audio import read_audio, write_audio
 from compat.describe import describe
-from compat.knobs import knob_vector, parse_named
-from compat.outputs import check_output, input_paths
-from compat.render import render
+from compat.outputs import input_paths
 
-from . import demo
+from . import demo, render_command
 from .audit import command as audit_command
 from .migrate_commands import add_parsers as add_migrate_parsers
-from .flags import EXIT_CODES, add_extrapolate, add_overwrite, epilog
+from .flags import EXIT_CODES, add_overwrite, epilog
 from .output import install as install_output, internal_error_line, json_text, message_line
-from .report import format_inspect, format_knobs, knobs_json
+from .report import format_inspect
 
 PROG = "nam-legacy"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
-TRAINING_RATE = 48_000  # every legacy release trained at 48 kHz unless the file says otherwise
-
-def _positional_knobs(text: Optional[str]) -> Optional[List[float]]:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip() != ""]
-    except ValueError:
-        raise compat.ConfigError(f"--params must be comma-separated numbers, got {text!r}") from None
-
 
 def _load(args) -> "compat.LegacyModel":
     return compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
@@ -59,33 +46,6 @@ def _model_inputs(args, *more) -> list:
 def cmd_inspect(args) -> int:
     facts = describe(_load(args))
     print(json_text(facts, indent=2) if args.json else "\n".join(format_inspect(facts)))
-    return 0
-
-
-def _check_rate(wav_rate: Optional[int], model_rate: Optional[float], ignore: bool) -> int:
-    expected = int(model_rate) if model_rate else TRAINING_RATE
-    if wav_rate is not None and wav_rate != expected and not ignore:
-        source = "the model was trained at" if model_rate else "legacy models were trained at"
-        raise compat.ConfigError(f"the input is {wav_rate} Hz but {source} {expected} Hz (resample it, or pass --ignore-rate)")
-    return wav_rate or expected
-
-
-def cmd_render(args) -> int:
-    values, named = _positional_knobs(args.params), parse_named(args.knob)  # the arguments alone first
-    check_output(args.output, inputs=_model_inputs(args, args.input), overwrite=args.overwrite)
-    legacy = _load(args)
-    knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
-    audio = read_audio(args.input)
-    if audio.samples.size == 0:
-        raise compat.ConfigError(f"--input {args.input} has no audio samples")
-    rate = _check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate)
-    y = render(legacy.model, knobs, audio.samples, pad_start=args.pad_start)
-    out = write_audio(args.output, y, rate)
-    names = [k.name for k in legacy.knobs]
-    if args.json:
-        print(json_text({"output": str(out), "samples": int(y.shape[0]), "sample_rate": rate, "knobs": knobs_json(knobs, names)}))
-    else:
-        print(f"wrote {out} ({y.shape[0]} samples at {rate} Hz; knobs {format_knobs(knobs, names)})")
     return 0
 
 
@@ -140,22 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(run=cmd_inspect)
 
-    p = verbs.add_parser("render", help="run a legacy model on audio at one knob setting",
-                         description="Run a legacy model on mono audio (.wav or float32 .npy) at one knob setting. "
-                         "WAV output is 32-bit float, so no bits of the model's output are lost.",
-                         epilog=epilog("examples: nam-legacy render model.nam --knob drive=0.7 --input di.wav --output out.wav | "
-                                       "nam-legacy render model.ckpt --config catlstm.json --params 0,0.3,0.5 --input di.wav --output out.wav."))
-    _add_model_args(p)
-    p.add_argument("--params", metavar="V1,V2,...", help="all knob values in sorted-name order, e.g. 0,0.3,0.5")
-    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="one knob by name (repeatable, once per knob); the others keep their defaults")
-    add_extrapolate(p)
-    p.add_argument("--input", required=True, metavar="IN", help=".wav or .npy (mono float32)")
-    p.add_argument("--output", required=True, metavar="OUT", help=".wav (32-bit float) or .npy, a new file; written atomically")
-    add_overwrite(p, "an existing output file")
-    p.add_argument("--no-pad-start", dest="pad_start", action="store_false",
-                   help="do not left-pad with receptive_field-1 zeros (output is shorter by that much)")
-    p.add_argument("--ignore-rate", action="store_true", help="render even if the WAV's sample rate is not the model's")
-    p.set_defaults(run=cmd_render)
+    render_command.add_parser(verbs, _add_model_args)
 
     p = verbs.add_parser("export", help="write a legacy model in a release's own format (.nam, export folder, C++ header)",
                          description="Write a legacy model exactly as a given release wrote it: layout, key order, number "

@@ -23,10 +23,11 @@ import numpy as np
 from tqdm import tqdm
 
 import compat
-from compat.audio import write_audio
+import compat.stream as stream
+from compat.audio import open_audio_writer, write_audio
 from compat.describe import describe
 from compat.outputs import check_output, input_paths, put_in_place
-from compat.render import render
+from compat.render import render_blocks
 
 from .report import format_facts, format_knobs, knobs_json, show_progress
 
@@ -40,7 +41,10 @@ OTHER_FORMATS = (
     EXAMPLE / "catwavenet-0.5.0.h",
 )
 RATE = 48_000
-SWEEP = (0.0, 0.5, 1.0)
+SECONDS = 3.0
+SWEPT = "drive"
+SWEEP = f"{SWEPT}=0:0,{SECONDS:g}:1"  # as `render --automate` takes it: drive 0 -> 1 over the clip
+BLOCK = 4096
 PACK_GRID = ("drive=0:1:2", "tone=0,1")
 
 DESCRIPTION = (
@@ -49,21 +53,29 @@ DESCRIPTION = (
     "In order: (1) inspect the bundled CatLSTM Lightning checkpoint from nam 0.7.4 (read without "
     "executing pickled code) and print its facts and knobs; (2) load a genuine file of every other "
     "legacy format: a CatLSTM .nam (0.7.4), a HyperConvNet export folder (0.7.4) and a CatWaveNet C++ "
-    "header (0.5.0); (3) render a 1.5 s test tone (input.wav) through the checkpoint at drive 0, 0.5 "
-    "and 1 into 32-bit float 48 kHz WAV files; (4) migrate the checkpoint at its default knobs to a "
-    "current-NAM .nam (migrated-defaults.nam); (5) write a 2 x 2 knob-grid pack (drive x tone) of "
-    "current-NAM files with manifest.json and loudness.png into pack/. Loudness and gain metadata "
-    "need upstream's loudness_input.wav (pip install --no-deps neural-amp-modeler==0.7.4); without it "
-    "the demo says what it skipped. Everything goes into a new folder (--output), which appears "
-    "only when the demo is complete."
+    f"header (0.5.0); (3) render a {SECONDS:g} s test signal of three plucked notes (input.wav) through the "
+    "checkpoint, streamed, with drive automated from 0 to 1 over the clip, as `render --automate "
+    f"{SWEEP}` does, into a 32-bit float 48 kHz WAV (drive-sweep.wav), and draw the drive curve over the "
+    "output's waveform (drive-sweep.png; needs matplotlib); (4) export the checkpoint for live knobs: "
+    "a ConcatLSTM .nam of the parametric NAM line (catlstm-parametric.nam, what `export --format "
+    "parametric-nam` writes; its plugin turns the knobs while playing); (5) migrate the checkpoint at its "
+    "default knobs to a current-NAM .nam (migrated-defaults.nam); (6) write a 2 x 2 knob-grid pack "
+    "(drive x tone) of current-NAM files with manifest.json and loudness.png into pack/. Loudness and "
+    "gain metadata need upstream's loudness_input.wav (pip install --no-deps neural-amp-modeler==0.7.4); "
+    "without it the demo says what it skipped (the parametric export too, which needs them). Everything "
+    "goes into a new folder (--output), which appears only when the demo is complete."
 )
 
 
-def test_signal(seconds: float = 1.5) -> np.ndarray:
-    """A plucked-string-like tone: 110 Hz with harmonics, decaying."""
+def test_signal(seconds: float = SECONDS) -> np.ndarray:
+    """Plucked-string-like notes, one per second: 110, 165 and 220 Hz with harmonics, decaying."""
     t = np.arange(int(seconds * RATE)) / RATE
-    tone = sum(np.sin(2 * np.pi * 110.0 * k * t) / k for k in range(1, 6))
-    return (0.4 * tone * np.exp(-3.0 * t)).astype(np.float32)
+    out = np.zeros_like(t)
+    for start, f0 in zip(range(int(seconds)), (110.0, 165.0, 220.0) * int(seconds)):
+        u = np.clip(t - start, 0.0, None)
+        note = sum(np.sin(2 * np.pi * f0 * k * u) / k for k in range(1, 6))
+        out += np.where(t >= start, 0.4 * note * np.exp(-3.0 * u), 0.0)
+    return out.astype(np.float32)
 
 
 def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = False) -> Dict:
@@ -103,18 +115,71 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None]) -> Dict:
             f"{other.knob_count} knobs")
 
     x = test_signal()
-    swept = next(k.name for k in legacy.knobs if k.type == "continuous")
     outputs: List[Dict] = [{"file": final(write_audio(work / "input.wav", x, RATE)), "knobs": None}]
-    for value in tqdm(SWEEP, desc=f"rendering {swept} sweep", disable=not (say is print and show_progress())):
-        knobs = [value if k.name == swept else k.default for k in legacy.knobs]
-        y = render(legacy.model, knobs, x)
-        path = write_audio(work / f"{swept}-{value:.2f}.wav", y, RATE)
-        outputs.append({"file": final(path), "knobs": knobs_json(knobs, names), "peak": float(np.abs(y).max())})
-    say(f"Wrote {len(outputs)} WAV files (32-bit float, {RATE} Hz) to {outdir.resolve()}:")
-    for o in outputs:
-        say(f"  {o['file']}" + ("" if o["knobs"] is None else f"  ({format_knobs(list(o['knobs'].values()), names)})"))
+    sweep = _sweep(legacy, x, work, final, progress=say is print and show_progress())
+    outputs.append(sweep)
+    others = {n: v for n, v in sweep["knobs"].items() if n != SWEPT}
+    say(f"Wrote input.wav and {Path(sweep['file']).name} (32-bit float, {RATE} Hz; {SWEPT} automated from 0 to 1 "
+        f"over {SECONDS:g} s; the other knobs at their defaults: "
+        f"{format_knobs(list(others.values()), list(others))}) "
+        f"to {outdir.resolve()}")
+    say(f"  {sweep['plot']}: the {SWEPT} curve over the output's waveform" if sweep["plot"] else f"  ({sweep['plot_note']})")
+    parametric = _parametric(legacy, work, final, say)
     migration = _migrate(legacy, work, outdir, say, final)
-    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs, "migration": migration}
+    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs,
+            "parametric_nam": parametric, "migration": migration}
+
+
+def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
+    """The checkpoint on `x`, streamed in blocks with the drive knob automated (render --automate)."""
+    from compat.migrate.plot import PlotUnavailable, WaveformEnvelope, automation_png
+
+    automation = stream.automation_from_args([SWEEP], None, legacy.knobs)
+    proc = stream.open(legacy, RATE)
+    envelope = WaveformEnvelope(x.size)
+    path = work / f"{SWEPT}-sweep.wav"
+    blocks = (x[i:i + BLOCK] for i in range(0, x.size, BLOCK))
+    peak = 0.0
+    with tqdm(total=x.size, unit="sample", unit_scale=True, desc=f"rendering {SWEPT} sweep", leave=False,
+              disable=not progress) as bar, open_audio_writer(path, RATE) as writer:
+        def write(y):
+            nonlocal peak
+            writer.write(y)
+            envelope.add(y)
+            peak = max(peak, float(np.abs(y).max()))
+
+        render_blocks(proc, blocks, write, automation=automation, progress=bar.update)
+    names = [k.name for k in legacy.knobs]
+    curve = automation.curves[SWEPT]
+    middles = ((np.arange(1000) + 0.5) * (x.size / 1000)).astype(int)
+    knobs = [0.0 if k.name == SWEPT else k.default for k in legacy.knobs]  # at the first sample
+    report = {"file": final(path), "knobs": knobs_json(knobs, names), "peak": peak,
+              "automation": {SWEPT: {"times": curve.times.tolist(), "values": curve.values.tolist()}},
+              "plot": None, "plot_note": None}
+    try:
+        png = automation_png(envelope, RATE, {SWEPT: np.array([curve.evaluate(int(i), 1, RATE)[0] for i in middles])},
+                             f"{CHECKPOINT.name} (CatLSTM): {SWEPT} automated 0 to 1, streamed\n"
+                             f"other knobs at their defaults: {format_knobs([v for n, v in zip(names, knobs) if n != SWEPT], [n for n in names if n != SWEPT])}")
+    except PlotUnavailable as e:
+        report["plot_note"] = f"no plot: {e}"
+    else:
+        plot = work / f"{SWEPT}-sweep.png"
+        plot.write_bytes(png)  # the whole folder appears atomically
+        report["plot"] = final(plot)
+    return report
+
+
+def _parametric(legacy, work: Path, final, say) -> Dict:
+    """The checkpoint as a ConcatLSTM .nam for the parametric NAM line's plugin (live knobs)."""
+    from compat.migrate.metadata import recording_missing
+
+    skipped = recording_missing()
+    if skipped is not None:  # its loudness/gain metadata are measured on upstream's recording
+        say(f"Skipped the parametric-nam export ({skipped})")
+        return {"file": None, "skipped": skipped}
+    path = compat.export(legacy, "parametric-nam", work / "catlstm-parametric.nam")
+    say(f"Exported for live knobs (parametric NAM plugin, ConcatLSTM .nam 1.0.0): {final(path)}")
+    return {"file": final(path), "skipped": None}
 
 
 def _migrate(legacy, work: Path, outdir: Path, say, final) -> Dict:

@@ -6,7 +6,10 @@
   stay visible: each has its own colour, marker and line style, and markers shrink from
   line to line, so equal points show as concentric rings. A flat gain panel gets a
   readable scale around its value instead of a zoom into rounding noise.
-* `plot_automation`: knob automation curves over a waveform (for `render --automate`).
+* `plot_automation`: knob automation curves over a waveform (for `render --automate`). The
+  waveform is drawn as a min/max envelope of about one column per pixel, from the samples
+  or from a `WaveformEnvelope` gathered block by block while a long file streams (memory
+  independent of its length).
 
 matplotlib is imported only when a plot is drawn (never pyplot, so no display is ever
 opened and no global backend is changed); without it, `PlotUnavailable` says how to get
@@ -29,7 +32,9 @@ __all__ = [
     "PLOT_FIX",
     "PlotSkippedWarning",
     "PlotUnavailable",
+    "WaveformEnvelope",
     "automation_figure",
+    "automation_png",
     "loudness_figure",
     "loudness_png",
     "plot_automation",
@@ -189,6 +194,58 @@ def loudness_figure(
     return fig
 
 
+class WaveformEnvelope:
+    """The min/max of a waveform in at most `columns` equal columns, gathered block by block.
+
+    `WaveformEnvelope(total)` for a signal of `total` samples; `add(block)` in order. Memory
+    is the columns', whatever the length; the result is exactly the envelope
+    `automation_figure` draws from the whole signal. Non-finite samples are left out of the
+    columns (a column with none shows as a gap).
+    """
+
+    def __init__(self, total: int, columns: int = _COLUMNS):
+        if total < 1:
+            raise ValueError("audio has no samples")
+        self.total = int(total)
+        cols = min(self.total, columns)
+        self.edges = np.linspace(0, self.total, cols + 1).astype(np.int64)  # as _envelope cuts the whole signal
+        self.lo = np.full(cols, np.inf)
+        self.hi = np.full(cols, -np.inf)
+        self.seen = 0
+
+    def add(self, block: Any) -> None:
+        x = np.asarray(block, dtype=np.float64).reshape(-1)
+        start, stop = self.seen, self.seen + x.size
+        if stop > self.total:
+            raise ValueError(f"the envelope was made for {self.total} samples; got {stop}")
+        self.seen = stop
+        if x.size == 0:
+            return
+        x = np.where(np.isfinite(x), x, np.nan)
+        # columns this block touches, and where each starts inside the block
+        first = int(np.searchsorted(self.edges, start, side="right")) - 1
+        last = int(np.searchsorted(self.edges, stop - 1, side="right")) - 1
+        cuts = np.clip(self.edges[first:last + 1] - start, 0, None)
+        with np.errstate(invalid="ignore"):
+            lo = np.fmin.reduceat(x, cuts)
+            hi = np.fmax.reduceat(x, cuts)
+        cols = slice(first, last + 1)
+        self.lo[cols] = np.fmin(self.lo[cols], np.where(np.isnan(lo), np.inf, lo))
+        self.hi[cols] = np.fmax(self.hi[cols], np.where(np.isnan(hi), -np.inf, hi))
+
+    @property
+    def complete(self) -> bool:
+        return self.seen == self.total
+
+    def columns(self, duration: float):
+        """(time, min, max) per column; columns without a finite sample (or not reached,
+        when fewer than `total` samples came) are NaN: gaps in the plot."""
+        t = (self.edges[:-1] + self.edges[1:]) / 2 / self.total * duration
+        lo = np.where(np.isfinite(self.lo), self.lo, np.nan)
+        hi = np.where(np.isfinite(self.hi), self.hi, np.nan)
+        return t, lo, hi
+
+
 def plot_automation(
     path: Union[str, Path],
     audio: Any,
@@ -198,29 +255,42 @@ def plot_automation(
 ) -> Path:
     """Knob automation curves over a waveform, as a PNG at `path` (written atomically).
 
-    :param audio: mono samples (1-D).
+    :param audio: mono samples (1-D), or a `WaveformEnvelope` of them.
     :param rate: samples per second (the time axis).
     :param curves: knob name → its values over the same span of time: one per sample or
         fewer (e.g. one per block), spread evenly over the audio's duration.
     :param title: names the model and the render.
     """
     out = Path(path)
-    atomic_write_bytes(out, _png(automation_figure(audio, rate, curves, title)))
+    atomic_write_bytes(out, automation_png(audio, rate, curves, title))
     return out
+
+
+def automation_png(audio: Any, rate: float, curves: Mapping[str, Any], title: str) -> bytes:
+    """plot_automation's PNG as bytes (to be written when the caller's other outputs are)."""
+    return _png(automation_figure(audio, rate, curves, title))
 
 
 def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title: str):
     """plot_automation's figure (Agg canvas): the waveform as a min/max envelope (left
     axis, sample value), each knob's curve on the right axis, time in seconds below."""
-    x = np.asarray(audio, dtype=np.float64)
-    if x.ndim == 2 and 1 in x.shape:
-        x = x.reshape(-1)
-    if x.ndim != 1:
-        raise ValueError(f"audio must be mono (1-D), got shape {x.shape}")
-    if x.size == 0:
-        raise ValueError("audio has no samples")
     if not (rate and math.isfinite(rate) and rate > 0):
         raise ValueError(f"rate must be a positive number, got {rate!r}")
+    if isinstance(audio, WaveformEnvelope):
+        if not audio.seen:
+            raise ValueError("audio has no samples")
+        duration = audio.total / rate
+        t, lo, hi = audio.columns(duration)
+    else:
+        x = np.asarray(audio, dtype=np.float64)
+        if x.ndim == 2 and 1 in x.shape:
+            x = x.reshape(-1)
+        if x.ndim != 1:
+            raise ValueError(f"audio must be mono (1-D), got shape {x.shape}")
+        if x.size == 0:
+            raise ValueError("audio has no samples")
+        duration = x.size / rate
+        t, lo, hi = _envelope(x, duration)
     if not curves:
         raise ValueError("no automation curves to plot")
     prepared = {}
@@ -229,12 +299,11 @@ def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title:
         if v.size == 0:
             raise ValueError(f"curve {name!r} has no values")
         prepared[str(name)] = v
-    duration = x.size / rate
     fig = _figure(10.0, 5.0)
     ax = fig.subplots()
-    t, lo, hi = _envelope(x, duration)
     ax.fill_between(t, lo, hi, facecolor="0.7", edgecolor="0.7", linewidth=0.6, label="audio (min/max)", step="mid")
-    level = np.abs(x[np.isfinite(x)])
+    level = np.abs(np.concatenate([lo, hi]))
+    level = level[np.isfinite(level)]
     peak = float(level.max()) if level.size and level.max() > 0 else 1.0
     ax.set_ylim(-1.08 * peak, 1.08 * peak)
     ax.set_xlim(0, duration)
@@ -266,10 +335,6 @@ def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title:
 
 def _envelope(x: np.ndarray, duration: float):
     """(time, min, max) of the waveform in at most _COLUMNS columns."""
-    n = x.size
-    cols = min(n, _COLUMNS)
-    edges = np.linspace(0, n, cols + 1).astype(int)
-    lo = np.minimum.reduceat(x, edges[:-1])
-    hi = np.maximum.reduceat(x, edges[:-1])
-    t = (edges[:-1] + edges[1:]) / 2 / n * duration
-    return t, lo, hi
+    envelope = WaveformEnvelope(x.size)
+    envelope.add(x)
+    return envelope.columns(duration)
