@@ -17,6 +17,7 @@ from PIL import Image  # noqa: E402
 
 from compat.migrate.plot import (  # noqa: E402
     PlotUnavailable,
+    WaveformEnvelope,
     automation_figure,
     loudness_figure,
     loudness_png,
@@ -144,6 +145,45 @@ def test_plot_automation_writes_a_png(tmp_path):
 def test_automation_rejects(audio, rate, curves, message):
     with pytest.raises(ValueError, match=message):
         automation_figure(audio, rate, curves, "x")
+
+
+@pytest.mark.parametrize("n", [1, 7, 1500, 1501, 100_003])
+def test_envelope_gathered_in_blocks_is_the_whole_signals(n):
+    """render --plot gathers the envelope block by block while streaming: the same columns as
+    the min/max of the whole signal, whatever the blocks."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n)
+    envelope, i = WaveformEnvelope(n), 0
+    while i < n:
+        size = int(rng.integers(1, 5000))
+        envelope.add(x[i:i + size])
+        i += size
+    edges = np.linspace(0, n, min(n, 1500) + 1).astype(int)  # about one column per pixel
+    assert envelope.complete and envelope.lo.size == min(n, 1500)
+    assert np.array_equal(envelope.lo, np.minimum.reduceat(x, edges[:-1]))
+    assert np.array_equal(envelope.hi, np.maximum.reduceat(x, edges[:-1]))
+    with pytest.raises(ValueError, match=f"made for {n} samples"):
+        envelope.add([0.0])
+
+
+def test_envelope_skips_non_finite_samples():
+    envelope = WaveformEnvelope(6, columns=3)
+    envelope.add([0.5, np.nan, np.inf])
+    envelope.add([-np.inf, 0.25, -0.5])
+    t, lo, hi = envelope.columns(3.0)
+    assert np.allclose(t, [0.5, 1.5, 2.5])
+    assert np.allclose(lo, [0.5, np.nan, -0.5], equal_nan=True) and np.allclose(hi, [0.5, np.nan, 0.25], equal_nan=True)
+
+
+def test_automation_figure_from_an_envelope_draws_the_same():
+    rate, audio = 1000, np.sin(np.linspace(0, 60, 2500))
+    envelope = WaveformEnvelope(audio.size)
+    for i in range(0, audio.size, 333):
+        envelope.add(audio[i:i + 333])
+    figures = [automation_figure(a, rate, {"drive": np.linspace(0, 1, 100)}, "t") for a in (audio, envelope)]
+    paths = [fig.axes[0].collections[0].get_paths()[0].vertices for fig in figures]
+    assert np.array_equal(paths[0], paths[1])
+    assert figures[0].axes[0].get_ylim() == figures[1].axes[0].get_ylim()
 
 
 def test_without_matplotlib(monkeypatch):

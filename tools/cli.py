@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_migrate_parsers(verbs)
     audit_command.add_parser(verbs)
 
-    p = verbs.add_parser("demo", help="load the bundled genuine legacy files, render a knob sweep, migrate and pack",
+    p = verbs.add_parser("demo", help="load the bundled genuine legacy files, stream a knob sweep, export for live knobs, migrate and pack",
                          description=demo.DESCRIPTION,
                          epilog=epilog())
     p.add_argument("--output", default="nam-legacy-demo", metavar="DIR",

@@ -110,6 +110,9 @@ def cmd_render(args) -> int:
     inputs = input_paths(args.path, args.config, args.param_config, args.input, args.automation)
     check_output(args.output, inputs=inputs, overwrite=args.overwrite)
     if args.plot is not None:
+        if Path(args.plot).resolve() == Path(args.output).resolve():
+            raise compat.ConfigError(f"--plot {args.plot} is the --output file; give the plot its own .png path")
+        # the output counts as an input here, so that a link to it is refused too
         check_output(args.plot, inputs=[*inputs, *input_paths(args.output)], overwrite=args.overwrite, flag="--plot")
     legacy = compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
     knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
