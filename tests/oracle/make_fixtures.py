@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import logging
+import lzma
 import os
 import platform
 import shutil
@@ -167,6 +168,9 @@ REF_LEN = 512  # keeps all releases' fixtures together well under 5 MB
 REF_SEED = 20240114
 
 SNAPSHOT_SIZE_LIMIT = 64 * 1024  # export files larger than this are dropped
+# ...except the forward outputs among them, kept xz-compressed under snapshots/ (the
+# wav is derived from the .npy, and the inputs do not depend on the machine).
+FORWARD_SNAPSHOTS = ("outputs.npy",)
 
 
 def _sha256(path: Path) -> str:
@@ -570,9 +574,16 @@ def compute_references(np, torch, net, Param, case) -> dict:
 def _prune_export_dir(d: Path, meta_list: list):
     for f in sorted(d.rglob("*")):
         if f.is_file() and f.stat().st_size > SNAPSHOT_SIZE_LIMIT:
-            meta_list.append(
-                {"file": str(f.relative_to(d.parent)), "size": f.stat().st_size, "sha256": _sha256(f)}
-            )
+            entry = {"file": str(f.relative_to(d.parent)), "size": f.stat().st_size, "sha256": _sha256(f)}
+            if f.name in FORWARD_SNAPSHOTS:
+                # The model's output: its bits belong to this machine, so a hash alone
+                # cannot be checked elsewhere. Keep the numbers, xz-compressed.
+                kept = d.parent / "snapshots" / entry["file"]
+                kept = kept.with_name(kept.name + ".xz")
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_bytes(lzma.compress(f.read_bytes(), preset=9 | lzma.PRESET_EXTREME))
+                entry["kept"] = str(kept.relative_to(d.parent))
+            meta_list.append(entry)
             f.unlink()
 
 
@@ -636,7 +647,8 @@ def do_exports(np, torch, net, Param, case_dir: Path, meta: dict, release: str, 
         meta["notes"].append(
             f"export files larger than {SNAPSHOT_SIZE_LIMIT} bytes (snapshots: "
             "inputs.npy/outputs.npy/input.wav/output.wav) were deleted after export to "
-            "keep fixtures small; their size and sha256 are kept in export_removed_files"
+            "keep fixtures small; their size and sha256 are kept in export_removed_files, "
+            "and outputs.npy itself xz-compressed under snapshots/ (its 'kept' entry)"
         )
     meta["export_files"] = sorted(
         str(f.relative_to(case_dir)) for f in case_dir.rglob("*") if f.is_file() and "export" in f.parts[len(case_dir.parts)]
