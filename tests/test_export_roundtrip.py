@@ -3,7 +3,10 @@
 For each export a real release wrote (tests/fixtures/*/*/export*/), the file is loaded by
 format sniffing and written again as that release: same bytes (the .nam date pinned to
 the file's). Exporting the loaded checkpoint gives the same bytes too, and load → export
-→ load → export is stable.
+→ load → export is stable. The one exception: the CatLSTM burn-in state, which every
+export recomputes by a forward pass, and which therefore matches the fixtures (made on
+another machine) within the bound of tests/fixtures/README.md
+(golden.export_file_mismatch; tests/test_oracle_live.py is byte for byte on this one).
 """
 
 import json
@@ -13,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import compat
-from golden import FIXTURES, case_id, cases, meta
+from golden import FIXTURES, case_id, cases, export_file_mismatch, meta
 from nam_legacy.releases import get_release
 
 FORMAT_OF = {".nam": "nam", ".h": "header"}
@@ -40,10 +43,11 @@ def _date_of(nam_file: Path):
 
 
 
-def _same(produced: Path, original: Path, fmt: str):
+def _same(produced: Path, original: Path, fmt: str, case: Path):
+    net = json.loads((case / "model.json").read_text())["net"]
     if fmt != "dir":
-        return produced.read_bytes() == original.read_bytes()
-    return all((produced / n).read_bytes() == (original / n).read_bytes() for n in ("config.json", "weights.npy"))
+        return export_file_mismatch(produced, original, net) is None
+    return all(export_file_mismatch(produced / n, original / n, net) is None for n in ("config.json", "weights.npy"))
 
 
 @pytest.mark.parametrize("case, original, fmt", _genuine_files())
@@ -54,7 +58,7 @@ def test_loading_and_exporting_a_genuine_file_gives_the_same_bytes(case, origina
     assert get_release(release) in legacy.detected.releases
     out = tmp_path / (original.name if fmt != "dir" else "out")
     compat.export(legacy, fmt, out, release=release, date=_date_of(original) if fmt == "nam" else None)
-    assert _same(out, original, fmt)
+    assert _same(out, original, fmt, case)
 
 
 @pytest.mark.parametrize("case, original, fmt", _genuine_files())
@@ -64,7 +68,7 @@ def test_checkpoint_exports_like_the_release(case, original, fmt, tmp_path):
     date = _date_of(original) if fmt == "nam" else None
     out = tmp_path / (original.name if fmt != "dir" else "out")
     compat.export(legacy, fmt, out, release=release, date=date)
-    assert _same(out, original, fmt)
+    assert _same(out, original, fmt, case)
 
 
 @pytest.mark.parametrize("fmt, release, name", [("nam", "0.5.0", "a.nam"), ("nam", "0.6.0", "a.nam"), ("nam", "ae86979", "a.nam"), ("header", "0.4.0", "a.h"), ("header", "ae86979", "a.h")])

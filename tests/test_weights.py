@@ -1,8 +1,10 @@
 """compat.weights: flat export vectors back into models, checked against genuine release files.
 
 Every export in tests/fixtures was written by a real release. Importing it and exporting
-again must give the file's vector bit for bit, and the imported model must compute what
-the release's own (checkpoint) model computed.
+again must give the file's vector bit for bit (the CatLSTM burn-in state, which the export
+recomputes by a forward pass, within the bound of tests/fixtures/README.md: the fixtures
+come from another machine), and the imported model must compute what the release's own
+(checkpoint) model computed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from golden import FIXTURES, case_id, cases, load, mismatches
+from golden import FIXTURES, bounded_mismatch, case_id, cases, forward_mask, load, mismatches, vector_mismatch
 from nam_legacy.models.parametric.params import Param
 from nam_legacy.releases import RELEASES, get_release, use_release
 
@@ -88,6 +90,13 @@ def _imported(case: Path, **extra):
     return model.eval(), result
 
 
+def _same_vector(again: np.ndarray, vector: np.ndarray, case: Path) -> bool:
+    """Bit for bit, except the CatLSTM burn-in state (within the bound)."""
+    net = json.loads((case / "model.json").read_text())["net"]
+    a, e = again.astype(np.float64), vector.astype(np.float64)
+    return vector_mismatch(a, e, forward_mask(net, len(e))) is None
+
+
 def _reexport(model, case: Path) -> np.ndarray:
     if type(model).__name__ == "HyperConvNet":
         return model._export_weights()
@@ -113,7 +122,7 @@ def test_import_then_export_gives_the_file_vector(case):
     result = import_weights(model, vector)
     assert result == ImportedWeights(architecture=architecture, length=len(vector), rounded=0)
     again = _reexport(model, case)
-    assert np.array_equal(again.astype(np.float64), vector.astype(np.float64))
+    assert _same_vector(again, vector, case)
     if not (_export_dir(case) / "model.nam").is_file():
         assert again.dtype == vector.dtype  # float64 for HyperConvNet without main-net BN
 
@@ -141,7 +150,7 @@ def test_header_values_round_to_the_export_vector(case):
     model = _build(architecture, config, _import_release(case, architecture))
     result = import_weights(model, header)
     assert result.rounded == np.count_nonzero(header.astype(np.float32).astype(np.float64) != header) > 0
-    assert np.array_equal(_reexport(model, case).astype(np.float64), vector.astype(np.float64))
+    assert _same_vector(_reexport(model, case), vector, case)
 
 
 # --- forward: imported model vs the release's checkpoint model --------------------------
@@ -166,15 +175,15 @@ def _export_burn_in_state(model, case: Path):
     return h[:, 0, :].detach(), c[:, 0, :].detach()
 
 
-def _checkpoint_model(case: Path, architecture: str):
+def _checkpoint_model(case: Path, architecture: str, imported):
     model = load(case, release=_import_release(case, architecture))
     if architecture == "CatLSTM":
         # The file carries the burn-in state; the checkpoint model starts from its
-        # learned state. Start it from its own burn-in state instead.
-        h, c = _export_burn_in_state(model, case)
+        # learned state. Start it from the file's state instead (that this is the
+        # checkpoint's own burn-in state is the next test's concern).
         with torch.no_grad():
-            model._initial_hidden.copy_(h)
-            model._initial_cell.copy_(c)
+            model._initial_hidden.copy_(imported._initial_hidden)
+            model._initial_cell.copy_(imported._initial_cell)
     return model.eval()
 
 
@@ -182,7 +191,7 @@ def _checkpoint_model(case: Path, architecture: str):
 def test_imported_model_computes_what_the_checkpoint_model_computes(case):
     architecture = _read_export(case)[0]
     imported, _ = _imported(case)
-    reference = _checkpoint_model(case, architecture)
+    reference = _checkpoint_model(case, architecture, imported)
     assert type(imported) is type(reference)
     with torch.no_grad():
         for params, x in _inputs(case):
@@ -197,7 +206,10 @@ def test_imported_model_computes_what_the_checkpoint_model_computes(case):
 def test_imported_lstm_state_is_the_checkpoint_burn_in_state(case):
     imported, _ = _imported(case)
     h, c = _export_burn_in_state(load(case, release=_import_release(case, "CatLSTM")), case)
-    assert torch.equal(imported._initial_hidden.data, h) and torch.equal(imported._initial_cell.data, c)
+    # Computed here and by the release elsewhere: within the bound (bit for bit on the
+    # release's machine, and in tests/test_oracle_live.py on this one).
+    assert bounded_mismatch(h, imported._initial_hidden.data) is None
+    assert bounded_mismatch(c, imported._initial_cell.data) is None
     # The release's no_grad burn-in (reference.npz) differs only by rounding.
     ref = np.load(case / "reference.npz")
     assert np.allclose(h.numpy(), ref["initial_state_h"][:, 0, :], rtol=0, atol=1e-6)
