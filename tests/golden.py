@@ -316,18 +316,20 @@ def _pin_date(model, nam_file: Path):
 def _export(model, case, outdir: Path, snapshot_seed: Optional[int] = None):
     """Call the model's export exactly as tests/oracle/make_fixtures.py called upstream's.
 
-    With `snapshot_seed`, the `--snapshot-exports` call instead: `include_snapshot=True`
-    right after `torch.manual_seed(snapshot_seed)` (HyperConvNet draws its snapshot from
-    the global RNG), and no header.
+    With `snapshot_seed`, the `--snapshot-exports` call instead: the export with its
+    snapshot (`include_snapshot=True` from 0.5.0) right after
+    `torch.manual_seed(snapshot_seed)` (HyperConvNet draws its snapshot from the global
+    RNG), and no header.
     """
     hyper = type(model).__name__ == "HyperConvNet"
     if snapshot_seed is not None:
+        flag = {"include_snapshot": True} if model._release.export_include_snapshot_flag else {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(snapshot_seed)
             if hyper:
-                model.export(outdir, include_snapshot=True)
-            else:
-                model.export(outdir, _params(case), include_snapshot=True)
+                model.export(outdir, **flag)
+            elif flag:
+                model.export(outdir, _params(case), **flag)
         return
     if hyper:
         model.export(outdir)

@@ -170,7 +170,10 @@ REF_SEED = 20240114
 SNAPSHOT_SIZE_LIMIT = 64 * 1024  # export files larger than this are dropped
 # ...except the forward outputs among them, kept xz-compressed under snapshots/ (the
 # wav is derived from the .npy, and the inputs do not depend on the machine).
-FORWARD_SNAPSHOTS = ("outputs.npy",)
+FORWARD_SNAPSHOTS = ("outputs.npy", "test_outputs.npy")
+# --snapshot-exports seeds the global RNG with this right before the export call
+# (HyperConvNet draws its snapshot knobs and input from it).
+SNAPSHOT_SEED = 20240115
 
 
 def _sha256(path: Path) -> str:
@@ -305,7 +308,7 @@ def _find_strings(obj, needles, where="", found=None):
 # ---------------------------------------------------------------------------
 
 
-def make_case(release: str, case: str, out_root: Path, keep_tmp: bool = False) -> dict:
+def make_case(release: str, case: str, out_root: Path, keep_tmp: bool = False, snapshot_exports: bool = False) -> dict:
     import numpy as np
     import torch
     import pytorch_lightning as pl
@@ -502,7 +505,7 @@ def make_case(release: str, case: str, out_root: Path, keep_tmp: bool = False) -
         (case_dir / "data.json").write_text(json.dumps(data_config, indent=2) + "\n")
 
         # ---- exports ----
-        do_exports(np, torch, net, Param, case_dir, meta, release, case)
+        do_exports(np, torch, net, Param, case_dir, meta, release, case, snapshot_exports)
     finally:
         if keep_tmp:
             meta["notes"].append(f"tmp kept at {tmp}")
@@ -587,7 +590,7 @@ def _prune_export_dir(d: Path, meta_list: list):
             f.unlink()
 
 
-def do_exports(np, torch, net, Param, case_dir: Path, meta: dict, release: str, case: str):
+def do_exports(np, torch, net, Param, case_dir: Path, meta: dict, release: str, case: str, snapshot_exports=False):
     errors = meta["export_errors"]
     removed = []
     is_cat = case in ("catlstm", "catwavenet")
@@ -638,8 +641,11 @@ def do_exports(np, torch, net, Param, case_dir: Path, meta: dict, release: str, 
             "metadata be computed on the identity, like CatLSTM's override does)"
         )
         _prune_export_dir(patched, removed)
+    if snapshot_exports:
+        _snapshot_export(torch, net, Param, case_dir, meta, release, case, attempt)
+        _prune_export_dir(case_dir / "export_snapshot", removed)
     _prune_export_dir(exp, removed)
-    for d in (exp, case_dir / "export_patched"):
+    for d in (exp, case_dir / "export_patched", case_dir / "export_snapshot"):
         if d.is_dir() and not any(d.iterdir()):
             d.rmdir()
     if removed:
@@ -655,12 +661,52 @@ def do_exports(np, torch, net, Param, case_dir: Path, meta: dict, release: str, 
     )
 
 
+def _snapshot_export(torch, net, Param, case_dir: Path, meta: dict, release: str, case: str, attempt):
+    """--snapshot-exports: the export with its snapshot (a test input and the model's
+    output for it), into export_snapshot/, right after torch.manual_seed(SNAPSHOT_SEED).
+
+    0.5.0+ take `include_snapshot=True`. Before, Cat* exports always held a snapshot (so
+    export/ has it) and HyperConvNet's `export` always drew one: it is called seeded.
+    CatWaveNet gets the instance patch where its plain export failed (see export_patched).
+    """
+    is_cat = case in ("catlstm", "catwavenet")
+    takes_flag = _vtuple(release) >= (0, 5, 0)
+    if is_cat and not takes_flag:
+        return
+    out = case_dir / "export_snapshot"
+    out.mkdir()
+    patch = case == "catwavenet" and "export" in meta["export_errors"]
+    if patch:
+        net._at_nominal_settings = lambda x: x
+    try:
+        torch.manual_seed(SNAPSHOT_SEED)
+        if is_cat:
+            attempt("snapshot_export", lambda: net.export(out, _params(Param), include_snapshot=True))
+        elif takes_flag:
+            attempt("snapshot_export", lambda: net.export(out, include_snapshot=True))
+        else:
+            attempt("snapshot_export", lambda: net.export(out))
+    finally:
+        if patch:
+            del net._at_nominal_settings
+    meta["snapshot_seed"] = SNAPSHOT_SEED
+    meta["notes"].append(
+        f"export_snapshot/ (--snapshot-exports): net.export(..., include_snapshot=True) right "
+        f"after torch.manual_seed({SNAPSHOT_SEED})" + (" with the instance patch" if patch else "")
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--release", required=True)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
     ap.add_argument("--keep-tmp", action="store_true")
+    ap.add_argument(
+        "--snapshot-exports",
+        action="store_true",
+        help="also export with snapshots (seeded) into export_snapshot/ (the live oracle test)",
+    )
     args = ap.parse_args(argv)
 
     # Nothing local may shadow the installed nam.
@@ -680,7 +726,7 @@ def main(argv=None) -> int:
     rc = 0
     for case in args.cases:
         try:
-            m = make_case(args.release, case, out, keep_tmp=args.keep_tmp)
+            m = make_case(args.release, case, out, keep_tmp=args.keep_tmp, snapshot_exports=args.snapshot_exports)
             if "skipped" in m:
                 print(f"{args.release}/{case}: skipped ({m['skipped']})")
             else:
