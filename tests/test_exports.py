@@ -7,20 +7,21 @@ that no forward pass computed must match exactly; the forward-computed numbers (
 burn-in state, `.nam` loudness/gain, snapshot outputs) within the bound of
 tests/fixtures/README.md, since the fixtures come from another machine
 (tests/test_oracle_live.py checks the same exports byte for byte on this one). Snapshot
-files above 64 KiB were not kept in the fixtures: inputs are compared by hash, outputs
-with the genuine numbers kept xz-compressed under `snapshots/`.
+files above 64 KiB were not kept in the fixtures as such: their arrays are kept
+xz-compressed in tests/fixtures/snapshots/; our export runs on the genuine input sine
+and its output is compared with the genuine numbers (the wavs with np_to_wav of them).
 """
 
 import hashlib
 import io
 import json
-import lzma
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from golden import (
-    FIXTURES, ULPS, case_id, cases, export_file_mismatch, export_mismatches, meta, tolerance, wav_bytes,
+    FIXTURES, ULPS, case_id, cases, export_file_mismatch, export_mismatches, kept_snapshot, meta, tolerance, wav_bytes,
 )
 
 EXPORT_CASES = [c for c in cases() if (c / "export").is_dir() or (c / "export_patched").is_dir()]
@@ -33,22 +34,26 @@ def test_export_is_reproduced(case, tmp_path):
     assert export_mismatches(case, tmp_path) == []
 
 
-def _kept_outputs():
-    return [(c, r) for c in cases() for r in meta(c).get("export_removed_files", []) if r.get("kept")]
+def _dropped(suffix=".npy"):
+    return [(c, r) for c in cases() for r in meta(c).get("export_removed_files", []) if r["file"].endswith(suffix)]
 
 
-def test_forward_snapshots_are_kept_where_dropped():
-    dropped = [(c, r) for c in cases() for r in meta(c).get("export_removed_files", []) if r["file"].endswith("outputs.npy")]
+def test_dropped_snapshot_arrays_are_kept():
+    dropped = _dropped()
     assert {case_id(c) for c, _ in dropped} == {"0.3.0/catlstm", "0.4.0/catlstm", "0.4.0/catwavenet"}
-    assert all(r.get("kept") for _, r in dropped)
+    assert {Path(r["file"]).name for _, r in dropped} == {"inputs.npy", "outputs.npy"}
+    assert all(r.get("kept") == f"snapshots/{r['sha256']}.npy.xz" for _, r in dropped)
+    # nothing else in the shared folder: every kept file is referenced
+    assert {p.name for p in (FIXTURES / "snapshots").iterdir()} == {Path(r["kept"]).name for _, r in dropped}
 
 
-@pytest.mark.parametrize("case, record", _kept_outputs(), ids=lambda v: case_id(v) if hasattr(v, "parent") else "")
+@pytest.mark.parametrize("case, record", _dropped(), ids=lambda v: case_id(v) if isinstance(v, Path) else Path(v["file"]).name)
 def test_kept_snapshots_are_the_releases_files(case, record):
-    data = lzma.decompress((case / record["kept"]).read_bytes())
-    assert len(data) == record["size"] and hashlib.sha256(data).hexdigest() == record["sha256"]
-    # and the release's output.wav is np_to_wav of those numbers
-    wav = next(r for r in meta(case)["export_removed_files"] if r["file"].endswith("output.wav"))
+    data = kept_snapshot(case, record)  # raises unless it has the recorded sha256
+    assert len(data) == record["size"]
+    # and the release's wav is np_to_wav of those numbers
+    wav_name = {"inputs.npy": "input.wav", "outputs.npy": "output.wav"}[Path(record["file"]).name]
+    wav = next(r for r in meta(case)["export_removed_files"] if Path(r["file"]).name == wav_name)
     assert hashlib.sha256(wav_bytes(np.load(io.BytesIO(data)))).hexdigest() == wav["sha256"]
 
 

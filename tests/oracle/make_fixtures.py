@@ -168,9 +168,11 @@ REF_LEN = 512  # keeps all releases' fixtures together well under 5 MB
 REF_SEED = 20240114
 
 SNAPSHOT_SIZE_LIMIT = 64 * 1024  # export files larger than this are dropped
-# ...except the forward outputs among them, kept xz-compressed under snapshots/ (the
-# wav is derived from the .npy, and the inputs do not depend on the machine).
-FORWARD_SNAPSHOTS = ("outputs.npy", "test_outputs.npy")
+# ...except the snapshot arrays among them, kept xz-compressed in OUT/snapshots/, named by
+# their sha256 (the same input is shared by many cases). torch computed them (the input
+# sine too), so their bits belong to this machine and a hash alone cannot be checked
+# elsewhere; the wavs are np_to_wav of these arrays.
+KEPT_SNAPSHOTS = ("inputs.npy", "outputs.npy", "test_inputs.npy", "test_outputs.npy")
 # --snapshot-exports seeds the global RNG with this right before the export call
 # (HyperConvNet draws its snapshot knobs and input from it).
 SNAPSHOT_SEED = 20240115
@@ -578,14 +580,13 @@ def _prune_export_dir(d: Path, meta_list: list):
     for f in sorted(d.rglob("*")):
         if f.is_file() and f.stat().st_size > SNAPSHOT_SIZE_LIMIT:
             entry = {"file": str(f.relative_to(d.parent)), "size": f.stat().st_size, "sha256": _sha256(f)}
-            if f.name in FORWARD_SNAPSHOTS:
-                # The model's output: its bits belong to this machine, so a hash alone
-                # cannot be checked elsewhere. Keep the numbers, xz-compressed.
-                kept = d.parent / "snapshots" / entry["file"]
-                kept = kept.with_name(kept.name + ".xz")
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                kept.write_bytes(lzma.compress(f.read_bytes(), preset=9 | lzma.PRESET_EXTREME))
-                entry["kept"] = str(kept.relative_to(d.parent))
+            if f.name in KEPT_SNAPSHOTS:
+                out_root = d.parent.parent.parent  # OUT/<release>/<case>/<export dir>
+                kept = out_root / "snapshots" / f"{entry['sha256']}.npy.xz"
+                if not kept.is_file():
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    kept.write_bytes(lzma.compress(f.read_bytes(), preset=9 | lzma.PRESET_EXTREME))
+                entry["kept"] = str(kept.relative_to(out_root))
             meta_list.append(entry)
             f.unlink()
 
@@ -654,7 +655,8 @@ def do_exports(np, torch, net, Param, case_dir: Path, meta: dict, release: str, 
             f"export files larger than {SNAPSHOT_SIZE_LIMIT} bytes (snapshots: "
             "inputs.npy/outputs.npy/input.wav/output.wav) were deleted after export to "
             "keep fixtures small; their size and sha256 are kept in export_removed_files, "
-            "and outputs.npy itself xz-compressed under snapshots/ (its 'kept' entry)"
+            "and the .npy arrays themselves xz-compressed in snapshots/ of the output root "
+            "(the entry's 'kept')"
         )
     meta["export_files"] = sorted(
         str(f.relative_to(case_dir)) for f in case_dir.rglob("*") if f.is_file() and "export" in f.parts[len(case_dir.parts)]
