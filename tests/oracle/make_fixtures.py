@@ -18,7 +18,9 @@ no upstream code is copied.
 
 Output: ``OUT/<release>/<case>/`` with ``model.ckpt``, ``model.json``,
 ``params.json``, ``data.json``, ``reference.npz``, ``meta.json`` and
-``export/`` (plus ``export_patched/`` where an upstream bug needs it).
+``export/`` (plus ``export_patched/`` where an upstream bug needs it, and
+``export_snapshot/`` with ``--snapshot-exports``); snapshot arrays too big to keep
+as files go to ``OUT/snapshots/<sha256>.npy.xz``.
 """
 
 from __future__ import annotations
