@@ -23,21 +23,15 @@ Two independent things live here:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Union
 
 sys.path.insert(0, str(Path(__file__).parent / "oracle"))
-from envs import _lock  # noqa: E402  (one file lock for every environment builder)
+import envs  # noqa: E402  (the one venv builder of every oracle environment)
+from envs import IndexUnreachable, OracleEnvError  # noqa: E402,F401  (what callers catch)
 
 RELEASE = "0.13.0"
-TORCH = "torch==2.13.0"  # the local CPU wheel; anything else may pull a CUDA build
 # What `import nam` (0.13.0) needs; nam itself is installed with --no-deps.
 DEPS = [
     "setuptools<81",
@@ -51,16 +45,7 @@ DEPS = [
     "tqdm==4.67.1",
     "matplotlib",
 ]
-_MARKER = ".oracle-ok"
 _SPEC_VERSION = 1
-
-
-class CurrentNamEnvError(RuntimeError):
-    pass
-
-
-class IndexUnreachable(CurrentNamEnvError):
-    """The package index could not be reached (tests skip on this one only)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -68,79 +53,16 @@ class IndexUnreachable(CurrentNamEnvError):
 # --------------------------------------------------------------------------------------
 
 
-def default_root() -> Path:
-    env = os.environ.get("NAM_LEGACY_ORACLE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "nam-legacy" / "oracle"
-
-
 def env_dir(root: Optional[Union[str, Path]] = None) -> Path:
-    return (Path(root).expanduser() if root is not None else default_root()) / f"nam-{RELEASE}"
-
-
-def _python(venv: Path) -> Path:
-    return venv / "bin" / "python"
+    return envs.root_dir(root) / f"nam-{RELEASE}"
 
 
 def _spec() -> dict:
-    return {"spec_version": _SPEC_VERSION, "release": RELEASE, "torch": TORCH, "deps": DEPS, "python": "3.11"}
-
-
-def _spec_hash() -> str:
-    return hashlib.sha256(json.dumps(_spec(), sort_keys=True).encode()).hexdigest()[:16]
+    return {"spec_version": _SPEC_VERSION, "release": RELEASE, "torch": envs.TORCH, "deps": DEPS, "python": "3.11"}
 
 
 def is_built(root=None) -> bool:
-    venv = env_dir(root)
-    try:
-        marker = json.loads((venv / _MARKER).read_text())
-    except (OSError, ValueError):
-        return False
-    return _python(venv).exists() and marker.get("spec_hash") == _spec_hash()
-
-
-def _base_python() -> str:
-    cand = os.environ.get("NAM_LEGACY_ORACLE_PYTHON")
-    if cand:
-        return cand
-    if sys.version_info[:2] == (3, 11):
-        return sys.executable
-    found = shutil.which("python3.11")
-    if found:
-        return found
-    raise CurrentNamEnvError("no Python 3.11 found; set NAM_LEGACY_ORACLE_PYTHON to a python3.11 binary")
-
-
-def _clean_env() -> dict:
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    env.pop("PYTHONHOME", None)
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    return env
-
-
-_UNREACHABLE_HINTS = (
-    "Could not find a version that satisfies",
-    "No matching distribution found",
-    "Failed to establish a new connection",
-    "Temporary failure in name resolution",
-    "Network is unreachable",
-    "Max retries exceeded",
-    "ConnectionError",
-    "ReadTimeoutError",
-)
-
-
-def _run(cmd, log, env) -> str:
-    log.write("$ " + " ".join(str(c) for c in cmd) + "\n")
-    log.flush()
-    proc = subprocess.run([str(c) for c in cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log.write(proc.stdout)
-    log.flush()
-    if proc.returncode != 0:
-        kind = IndexUnreachable if any(h in proc.stdout for h in _UNREACHABLE_HINTS) else CurrentNamEnvError
-        raise kind(f"command failed ({proc.returncode}): {' '.join(str(c) for c in cmd)}\n{proc.stdout[-3000:]}")
-    return proc.stdout
+    return envs.venv_is_built(env_dir(root), _spec())
 
 
 _VERIFY = r"""
@@ -157,52 +79,27 @@ print(json.dumps({"nam": nam.__version__, "nam_file": nam.__file__, "torch": tor
 def build(root=None, log=None, force: bool = False) -> Path:
     """Create (if needed) the venv with the real nam 0.13.0; return its python."""
     venv = env_dir(root)
-    python = _python(venv)
-    if not force and is_built(root):
-        return python
-    log = log if log is not None else sys.stderr
-    with _lock(venv.parent / f".nam-{RELEASE}.lock"):
-        if not force and is_built(root):
-            return python
-        if venv.exists():
-            shutil.rmtree(venv)
-        env = _clean_env()
-        _run([_base_python(), "-m", "venv", venv], log, env)
-        pip = [python, "-m", "pip", "install", "--no-input"]
-        _run(pip + [TORCH], log, env)
-        _run(pip + [TORCH] + DEPS, log, env)
-        _run(pip + ["--no-deps", f"neural-amp-modeler=={RELEASE}"], log, env)
-        with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.run([str(python), "-c", _VERIFY], cwd=tmp, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            raise CurrentNamEnvError(f"nam {RELEASE} does not import in {venv}:\n{proc.stderr[-3000:]}")
-        info = json.loads(proc.stdout.strip().splitlines()[-1])
-        if info["nam"] != RELEASE:
-            raise CurrentNamEnvError(f"{venv} imports nam {info['nam']} from {info['nam_file']}")
-        freeze = _run([python, "-m", "pip", "freeze", "--all"], log, env)
-        (venv / _MARKER).write_text(json.dumps(
-            {"spec_hash": _spec_hash(), "spec": _spec(), "verified": info, "freeze": freeze.split()}, indent=2) + "\n")
-    return python
+    return envs.build_venv(
+        venv, _spec(), DEPS,
+        install=lambda step: step.pip_install("--no-deps", f"neural-amp-modeler=={RELEASE}"),
+        verify=_VERIFY,
+        check=lambda info: None if info["nam"] == RELEASE else (
+            f"{venv} imports nam {info['nam']} from {info['nam_file']}"),
+        what=f"nam {RELEASE}", log=log, force=force)
 
 
 def python_for(root=None, build_if_missing: bool = True) -> Path:
     if is_built(root):
-        return _python(env_dir(root))
+        return envs.venv_python(env_dir(root))
     if not build_if_missing:
-        raise CurrentNamEnvError(f"nam {RELEASE} environment not built under {env_dir(root)}")
+        raise OracleEnvError(f"nam {RELEASE} environment not built under {env_dir(root)}")
     return build(root)
 
 
 def run_in_env(python: Path, script: str, payload: dict, timeout: float = 600) -> dict:
     """Run `script` with the env's python (outside any repo, without PYTHONPATH); the
     JSON `payload` comes in on stdin, the script prints one JSON object last."""
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([str(python), "-c", script], cwd=tmp, env=_clean_env(), input=json.dumps(payload),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise CurrentNamEnvError(f"script failed in nam {RELEASE}:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return envs.run_in_env(python, script, payload, f"nam {RELEASE}", timeout=timeout)
 
 
 # --------------------------------------------------------------------------------------
@@ -427,7 +324,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     try:
         py = build(args.root, force=args.force) if args.cmd == "build" else python_for(args.root, False)
-    except CurrentNamEnvError as e:
+    except OracleEnvError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(py)

@@ -22,6 +22,10 @@ sdatkinson/neural-amp-modeler given by ``--upstream`` / ``upstream=`` or
 ``$NAM_UPSTREAM_REPO`` and put on the venv's ``sys.path`` through a ``.pth``
 file, so the venv's python alone is enough.  Nothing from upstream is copied
 into this repository.
+
+The building itself (lock, cache marker, torch first, pinned dependencies, a check run
+outside any repository) is ``build_venv``, which the other oracle environments use too:
+tests/current_nam.py (nam 0.13.0) and tests/parametric_nam_env.py (the parametric fork).
 """
 
 from __future__ import annotations
@@ -37,18 +41,26 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, TextIO, Union
 
 __all__ = [
     "RELEASES",
     "GIT_RELEASES",
     "OracleEnvError",
     "default_root",
+    "root_dir",
+    "venv_python",
     "env_dir",
     "python_for",
     "build",
     "is_built",
+    "IndexUnreachable",
+    "Installing",
+    "build_venv",
+    "venv_is_built",
+    "run_in_env",
 ]
 
 TORCH = "torch==2.13.0"  # the local CPU wheel; anything else may pull a CUDA build
@@ -117,6 +129,22 @@ class OracleEnvError(RuntimeError):
     pass
 
 
+class IndexUnreachable(OracleEnvError):
+    """The package index could not be reached (the tests that build on demand skip on this one only)."""
+
+
+_UNREACHABLE_HINTS = (
+    "Could not find a version that satisfies",
+    "No matching distribution found",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "Max retries exceeded",
+    "ConnectionError",
+    "ReadTimeoutError",
+)
+
+
 def default_root() -> Path:
     env = os.environ.get("NAM_LEGACY_ORACLE_DIR")
     if env:
@@ -124,68 +152,31 @@ def default_root() -> Path:
     return Path.home() / ".cache" / "nam-legacy" / "oracle"
 
 
-def _root(root: Optional[Union[str, Path]]) -> Path:
+def root_dir(root: Optional[Union[str, Path]] = None) -> Path:
+    """`root` if given, else the default root (where every oracle venv is cached)."""
     return Path(root).expanduser() if root is not None else default_root()
 
 
-def _check_release(release: str) -> dict:
-    if release not in RELEASES:
-        raise OracleEnvError(
-            f"Unknown release {release!r}; known: {', '.join(RELEASES)}"
-        )
-    return RELEASES[release]
+# --------------------------------------------------------------------------------------
+# One isolated venv, whatever it holds
+# --------------------------------------------------------------------------------------
 
 
-def env_dir(release: str, root: Optional[Union[str, Path]] = None) -> Path:
-    _check_release(release)
-    return _root(root) / f"nam-{release}"
-
-
-def _bin_python(venv: Path) -> Path:
+def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
-
-
-def _spec(release: str) -> dict:
-    s = RELEASES[release]
-    return {
-        "spec_version": _SPEC_VERSION,
-        "release": release,
-        "source": s["source"],
-        "torch": TORCH,
-        "deps": list(s["deps"]),
-        "python": "3.11",
-    }
 
 
 def _spec_hash(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def is_built(release: str, root: Optional[Union[str, Path]] = None) -> bool:
-    venv = env_dir(release, root)
-    marker = venv / _MARKER
-    if not marker.is_file() or not _bin_python(venv).exists():
-        return False
+def venv_is_built(venv: Path, spec: dict) -> bool:
+    """Whether `venv` was built, completely, for exactly `spec` (its marker says so)."""
     try:
-        data = json.loads(marker.read_text())
+        data = json.loads((venv / _MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return data.get("spec_hash") == _spec_hash(_spec(release))
-
-
-def _upstream(upstream: Optional[Union[str, Path]]) -> Path:
-    path = upstream if upstream is not None else os.environ.get("NAM_UPSTREAM_REPO")
-    if not path:
-        raise OracleEnvError(
-            "Releases 0.3.0, 0.4.0 and 0.5.0 are not on the package index: their "
-            "sources come from a git clone of sdatkinson/neural-amp-modeler. Pass "
-            "--upstream PATH (or upstream=...) or set NAM_UPSTREAM_REPO to such a "
-            "clone (a bare clone / git dir is fine)."
-        )
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise OracleEnvError(f"Upstream clone {p} (NAM_UPSTREAM_REPO/--upstream) does not exist")
-    return p
+    return venv_python(venv).exists() and data.get("spec_hash") == _spec_hash(spec)
 
 
 def _find_base_python() -> str:
@@ -204,12 +195,21 @@ def _find_base_python() -> str:
     )
 
 
-def _run(cmd: List[str], log, cwd: Optional[Path] = None, env=None) -> str:
+def _clean_env() -> dict:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.pop("PYTHONHOME", None)
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    return env
+
+
+def _run(cmd: List, log, env: dict) -> str:
+    """Run `cmd`, logging it and its output; IndexUnreachable when pip could not reach the index."""
     log.write(f"$ {' '.join(str(c) for c in cmd)}\n")
     log.flush()
     proc = subprocess.run(
         [str(c) for c in cmd],
-        cwd=str(cwd) if cwd else None,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -218,20 +218,12 @@ def _run(cmd: List[str], log, cwd: Optional[Path] = None, env=None) -> str:
     log.write(proc.stdout)
     log.flush()
     if proc.returncode != 0:
-        raise OracleEnvError(
+        unreachable = any(h in proc.stdout for h in _UNREACHABLE_HINTS)
+        raise (IndexUnreachable if unreachable else OracleEnvError)(
             f"Command failed ({proc.returncode}): {' '.join(str(c) for c in cmd)}\n"
             + proc.stdout[-4000:]
         )
     return proc.stdout
-
-
-def _clean_env() -> dict:
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    env.pop("PYTHONHOME", None)
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    return env
 
 
 def _site_packages(python: Path, env: dict) -> Path:
@@ -245,26 +237,21 @@ def _site_packages(python: Path, env: dict) -> Path:
     return Path(out)
 
 
-def _extract_git_source(upstream: Path, tag: str, dest: Path, log) -> None:
-    log.write(f"git archive {tag} nam from {upstream} -> {dest}\n")
+def _git_archive_nam(repo: Path, rev: str, dest: Path, log) -> None:
+    """The `nam/` tree of `rev` in the git clone `repo`, extracted under `dest`."""
+    log.write(f"git archive {rev} nam from {repo} -> {dest}\n")
     proc = subprocess.run(
-        ["git", "-C", str(upstream), "archive", "--format=tar", tag, "nam"],
+        ["git", "-C", str(repo), "archive", "--format=tar", rev, "nam"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     if proc.returncode != 0:
         raise OracleEnvError(
-            f"git archive {tag} failed in {upstream}: {proc.stderr.decode(errors='replace')}"
+            f"git archive {rev} failed in {repo}: {proc.stderr.decode(errors='replace')}"
         )
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tf:
         tf.extractall(dest, filter="data")
-    rev = subprocess.run(
-        ["git", "-C", str(upstream), "rev-parse", f"{tag}^{{commit}}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    ).stdout.strip()
-    (dest / "UPSTREAM_REV").write_text(f"{tag} {rev}\n")
 
 
 @contextlib.contextmanager
@@ -278,6 +265,148 @@ def _lock(path: Path):
             yield
         finally:
             fcntl.flock(fp, fcntl.LOCK_UN)
+
+
+@dataclass
+class Installing:
+    """The venv being built, as `build_venv`'s `install` step gets it (torch and the
+    dependencies are in; `nam` is what the step adds)."""
+
+    venv: Path
+    python: Path
+    env: dict
+    log: TextIO
+
+    def pip_install(self, *args: str) -> str:
+        return _run([self.python, "-m", "pip", "install", "--no-input", *args], self.log, self.env)
+
+    def nam_from_git(self, repo: Path, rev: str, folder: str) -> Path:
+        """Put the `nam/` tree of `rev` in the clone `repo` into `<venv>/<folder>` and on the
+        venv's sys.path (a .pth file): for code that was never on the package index."""
+        src = self.venv / folder
+        _git_archive_nam(repo, rev, src, self.log)
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", f"{rev}^{{commit}}"],
+                                stdout=subprocess.PIPE, text=True).stdout.strip()
+        (src / "SOURCE_REV").write_text(f"{rev} {commit}\n")
+        pth = _site_packages(self.python, self.env) / "nam_legacy_oracle_src.pth"
+        pth.write_text(str(src.resolve()) + "\n")
+        return src
+
+
+def build_venv(
+    venv: Path,
+    spec: dict,
+    deps: List[str],
+    install: Callable[[Installing], None],
+    verify: str,
+    check: Callable[[dict], Optional[str]],
+    what: str,
+    log=None,
+    force: bool = False,
+) -> Path:
+    """Create (if needed) the isolated venv `venv`; return its python.
+
+    Under a file lock beside it (helpers share the cache): a fresh venv, torch first (the
+    local CPU wheel), then `deps` with torch repeated so that pip cannot move it, then
+    `install` (which puts `nam` in). The `verify` script runs outside any repository and
+    prints one JSON object last; `check` returns what is wrong with it, or None. Only then
+    is the marker written: `spec` (its hash decides whether a cached venv is current), the
+    verified facts and `pip freeze`. `what` names the contents in messages.
+    """
+    python = venv_python(venv)
+    if not force and venv_is_built(venv, spec):
+        return python
+    log = log if log is not None else sys.stderr
+    with _lock(venv.parent / f".{venv.name}.lock"):
+        if not force and venv_is_built(venv, spec):
+            return python
+        if venv.exists():
+            shutil.rmtree(venv)
+        env = _clean_env()
+        _run([_find_base_python(), "-m", "venv", venv], log, env)
+        step = Installing(venv, python, env, log)
+        step.pip_install(TORCH)
+        step.pip_install(TORCH, *deps)
+        install(step)
+        with tempfile.TemporaryDirectory() as tmp:  # outside any repo: nothing local shadows nam
+            proc = subprocess.run([str(python), "-c", verify], cwd=tmp, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        log.write(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise OracleEnvError(f"{what} does not import in {venv}:\n{proc.stderr[-3000:]}")
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        problem = check(info)
+        if problem:
+            raise OracleEnvError(problem)
+        freeze = _run([python, "-m", "pip", "freeze", "--all"], log, env)
+        (venv / _MARKER).write_text(
+            json.dumps(
+                {"spec_hash": _spec_hash(spec), "spec": spec, "verified": info, "freeze": freeze.split()},
+                indent=2,
+            )
+            + "\n"
+        )
+    return python
+
+
+def run_in_env(python: Path, script: str, payload: dict, what: str, timeout: float = 600) -> dict:
+    """Run `script` with a venv's python (outside any repository, no PYTHONPATH); the JSON
+    `payload` comes in on stdin, the script prints one JSON object last."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([str(python), "-c", script], cwd=tmp, env=_clean_env(), input=json.dumps(payload),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise OracleEnvError(f"script failed in {what}:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------
+# The legacy releases
+# --------------------------------------------------------------------------------------
+
+
+def _check_release(release: str) -> dict:
+    if release not in RELEASES:
+        raise OracleEnvError(
+            f"Unknown release {release!r}; known: {', '.join(RELEASES)}"
+        )
+    return RELEASES[release]
+
+
+def env_dir(release: str, root: Optional[Union[str, Path]] = None) -> Path:
+    _check_release(release)
+    return root_dir(root) / f"nam-{release}"
+
+
+def _spec(release: str) -> dict:
+    s = RELEASES[release]
+    return {
+        "spec_version": _SPEC_VERSION,
+        "release": release,
+        "source": s["source"],
+        "torch": TORCH,
+        "deps": list(s["deps"]),
+        "python": "3.11",
+    }
+
+
+def is_built(release: str, root: Optional[Union[str, Path]] = None) -> bool:
+    return venv_is_built(env_dir(release, root), _spec(release))
+
+
+def _upstream(upstream: Optional[Union[str, Path]]) -> Path:
+    path = upstream if upstream is not None else os.environ.get("NAM_UPSTREAM_REPO")
+    if not path:
+        raise OracleEnvError(
+            "Releases 0.3.0, 0.4.0 and 0.5.0 are not on the package index: their "
+            "sources come from a git clone of sdatkinson/neural-amp-modeler. Pass "
+            "--upstream PATH (or upstream=...) or set NAM_UPSTREAM_REPO to such a "
+            "clone (a bare clone / git dir is fine)."
+        )
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise OracleEnvError(f"Upstream clone {p} (NAM_UPSTREAM_REPO/--upstream) does not exist")
+    return p
 
 
 _VERIFY = r"""
@@ -303,55 +432,24 @@ def build(
     """Create (if needed) the venv for ``release``; return its python."""
     spec_src = _check_release(release)
     venv = env_dir(release, root)
-    python = _bin_python(venv)
     if not force and is_built(release, root):
-        return python
-    is_git = spec_src["source"].startswith("git:")
-    up = _upstream(upstream) if is_git else None  # fail early, before any work
-    log = log if log is not None else sys.stderr
-    with _lock(_root(root) / f".nam-{release}.lock"):
-        if not force and is_built(release, root):
-            return python
-        if venv.exists():
-            shutil.rmtree(venv)
-        venv.parent.mkdir(parents=True, exist_ok=True)
-        env = _clean_env()
-        _run([_find_base_python(), "-m", "venv", venv], log, env=env)
-        pip = [python, "-m", "pip", "install", "--no-input"]
-        _run(pip + [TORCH], log, env=env)
-        _run(pip + [TORCH] + list(spec_src["deps"]), log, env=env)
-        if is_git:
-            tag = spec_src["source"][len("git:"):]
-            src = venv / "nam-src"
-            _extract_git_source(up, tag, src, log)
-            sp = _site_packages(python, env)
-            (sp / "nam_legacy_oracle_src.pth").write_text(str(src.resolve()) + "\n")
-        else:
-            _run(
-                pip + ["--no-deps", f"neural-amp-modeler=={release}"], log, env=env
-            )
-        with tempfile.TemporaryDirectory() as tmp:  # outside any repo
-            out = _run([python, "-c", _VERIFY], log, cwd=Path(tmp), env=env)
-        info = json.loads(out.strip().splitlines()[-1])
+        return venv_python(venv)
+    source = spec_src["source"]
+    up = _upstream(upstream) if source.startswith("git:") else None  # fail early, before any work
+
+    def install(step: Installing) -> None:
+        if up is None:
+            step.pip_install("--no-deps", f"neural-amp-modeler=={release}")
+            return
+        step.nam_from_git(up, source[len("git:"):], "nam-src")
+
+    def check(info: dict) -> Optional[str]:
         if info["nam"] != release:
-            raise OracleEnvError(
-                f"venv for {release} imports nam {info['nam']} from {info['nam_file']}"
-            )
-        freeze = _run([python, "-m", "pip", "freeze", "--all"], log, env=env)
-        spec = _spec(release)
-        (venv / _MARKER).write_text(
-            json.dumps(
-                {
-                    "spec_hash": _spec_hash(spec),
-                    "spec": spec,
-                    "verified": info,
-                    "freeze": freeze.split(),
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-    return python
+            return f"venv for {release} imports nam {info['nam']} from {info['nam_file']}"
+        return None
+
+    return build_venv(venv, _spec(release), list(spec_src["deps"]), install, _VERIFY, check,
+                      f"nam {release}", log=log, force=force)
 
 
 def python_for(
@@ -362,10 +460,10 @@ def python_for(
 ) -> Path:
     """Path of the python of the oracle venv for ``release`` (built on demand)."""
     if is_built(release, root):
-        return _bin_python(env_dir(release, root))
+        return venv_python(env_dir(release, root))
     if not build_if_missing:
         raise OracleEnvError(
-            f"Oracle venv for {release} is not built under {_root(root)}; run "
+            f"Oracle venv for {release} is not built under {root_dir(root)}; run "
             f"`python tests/oracle/envs.py build {release}`"
         )
     return build(release, root=root, upstream=upstream)
