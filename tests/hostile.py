@@ -9,10 +9,16 @@ own peak RSS and CPU time.
     result = run_cli(["inspect", str(path), "--json"])
     assert_refused(result, path)        # exit 2, one printable line <= 300 chars naming the file
     assert_within_bounds(result)        # <= 1 GB above an idle CLI, <= 10 s of CPU
+
+Starting torch for every case would take minutes, so most cases run many to one child
+(`run_batch`): one case after another, each under a CPU limit and measured from a reset of
+the child's peak RSS. `write_parts` and `repeat` build large hostile files without holding
+them in memory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -22,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Dict, Iterator, Mapping, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +41,14 @@ CPU_BUDGET = 10.0
 ADDRESS_SPACE_CAP = 3 << 30
 WALL_LIMIT = 60.0  # kill a hang; generous because the 2-core machines are shared
 MAX_MESSAGE = 300
+
+MiB = 1 << 20
+# The text readers' own, much tighter budget: peak RSS a text read may add above the idle
+# CLI (the models in the tests are a few KB): the readers hold a couple of 1 MiB chunks, a
+# 256 KiB parse batch and its numpy temporaries, and the weight array (at most
+# MAX_TEXT_WEIGHTS floats = 40 MB).
+TEXT_RSS = 160 * MiB
+TEXT_CPU = 6.0
 
 
 @dataclass
@@ -144,3 +158,128 @@ def assert_within_bounds(result: Result, model_bytes: int = 0) -> None:
     extra = result.peak_rss - idle_rss() - model_bytes
     assert extra <= RSS_BUDGET, f"{extra / 2**20:.0f} MiB above an idle CLI: {result.describe()}"
     assert result.cpu <= CPU_BUDGET, f"{result.cpu:.1f} s of CPU: {result.describe()}"
+
+
+# --- many cases in one child -----------------------------------------------------------------------
+
+# Runs `main(argv)` of each case in turn. Before each: garbage collected, freed memory given
+# back to the system (malloc_trim), the peak-RSS counter reset (/proc/self/clear_refs); a
+# CPU timer (ITIMER_PROF) stops a case that runs too long. A line goes to the report before
+# each case starts and one when it ends, so a crash names the case it happened in.
+_BATCH = r"""
+import contextlib, ctypes, gc, io, json, resource, signal, sys, time
+from tools.cli import main
+try:
+    trim = ctypes.CDLL("libc.so.6").malloc_trim
+except OSError:
+    trim = lambda pad: None
+
+class CpuLimit(BaseException):
+    pass
+
+def on_limit(*_):
+    raise CpuLimit()
+
+def status(key):
+    return int([l.split()[1] for l in open('/proc/self/status') if l.startswith(key + ':')][0]) * 1024
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def run(argv, limit):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        signal.setitimer(signal.ITIMER_PROF, limit)
+        try:
+            code = main(argv)
+        except CpuLimit:
+            code = 'cpu limit'
+        except SystemExit as e:
+            code = e.code
+        except BaseException as e:
+            code = 'raised ' + type(e).__name__
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+    return code, out.getvalue(), err.getvalue()
+
+def settle():
+    gc.collect()
+    trim(0)
+
+cases = json.load(open(sys.argv[1]))
+report = open(sys.argv[2], 'w')
+limit = float(sys.argv[3])
+signal.signal(signal.SIGPROF, on_limit)
+run(json.loads(sys.argv[4]), limit)  # warm up: every module a case needs is imported now
+settle()
+idle = status('VmRSS')
+for name, argv in cases:
+    report.write(json.dumps({'start': name}) + '\n')
+    report.flush()
+    settle()
+    open('/proc/self/clear_refs', 'w').write('5')  # the high-water mark restarts from here
+    rss0, cpu0, start = status('VmRSS'), cpu(), time.monotonic()
+    code, out, err = run(argv, limit)
+    used, wall, peak = cpu() - cpu0, time.monotonic() - start, status('VmHWM')
+    report.write(json.dumps({'name': name, 'code': code, 'stdout': out[:100_000], 'stderr': err[:4000],
+                             'stderr_len': len(err), 'cpu': used, 'wall': wall, 'peak': peak,
+                             'rss0': rss0, 'idle': idle}) + '\n')
+    report.flush()
+"""
+
+
+def run_batch(cases: Mapping[str, Sequence[str]], warm: Sequence[str] = ("--version",), *,
+              cpu_limit: float = CPU_BUDGET, wall: float = 300.0) -> Dict[str, dict]:
+    """`nam-legacy ARGV...` for every case (name -> argv), one after another in one child
+    under the harness's caps, after one run of `warm` (so imports are not measured).
+
+    Returns name -> record: `code` (the exit code, "cpu limit" when stopped after
+    `cpu_limit` seconds of CPU, or "raised <type>"), `stdout` (first 100 000 characters),
+    `stderr` (first 4000) and `stderr_len`, `cpu` and `wall` seconds, `peak` (the child's
+    VmHWM in bytes since the case began), `rss0` (its VmRSS then) and `idle` (its VmRSS
+    after the warm-up). Fails naming the case the child stopped in, if it did."""
+    with tempfile.TemporaryDirectory() as tmp:
+        listing, report = Path(tmp) / "cases.json", Path(tmp) / "report.jsonl"
+        listing.write_text(json.dumps([[name, list(argv)] for name, argv in cases.items()]))
+        child = run_code(_BATCH, str(listing), str(report), str(cpu_limit), json.dumps(list(warm)), wall=wall)
+        lines = report.read_text().splitlines() if report.exists() else []
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:  # the last line, cut short by a crash
+            break
+    done = {r.pop("name"): r for r in records if "name" in r}
+    if len(done) < len(cases):
+        started = [r["start"] for r in records if "start" in r]
+        raise AssertionError(f"the batch child stopped at {started[-1:]}: {child.describe()}")
+    return done
+
+
+def batch_result(record: dict) -> Result:
+    """A `run_batch` record as the Result of a child that ran that case alone: an idle CLI's
+    peak RSS plus what the case added."""
+    return Result(record["code"], record["stdout"], record["stderr"], record["wall"], record["cpu"],
+                  idle_rss() + record["peak"] - record["rss0"], False)
+
+
+# --- building large files ----------------------------------------------------------------------------
+
+
+def write_parts(directory: Path, name: str, parts) -> Path:
+    """`directory/name` written from `parts`: each a str, bytes, or an iterable of them."""
+    path = directory / name
+    with open(path, "wb") as fh:
+        for part in parts:
+            for piece in ([part] if isinstance(part, (str, bytes)) else part):
+                fh.write(piece.encode() if isinstance(piece, str) else piece)
+    return path
+
+
+def repeat(text: str, n: int, chunk: int = 1 << 16) -> Iterator[str]:
+    """`text * n`, in pieces of `chunk` copies (for write_parts)."""
+    block = text * chunk
+    for _ in range(n // chunk):
+        yield block
+    yield text * (n % chunk)

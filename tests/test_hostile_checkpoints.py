@@ -9,9 +9,10 @@ Promise (docs/checkpoint-safety.md): exit 2 with one printable line of at most 3
 or exit 0 with a valid model; at most 1 GB of peak RSS above an idle CLI and 10 s of CPU, whatever the file
 claims. A refusal must come from a check, not from running out of memory.
 
-All cases run in one child process under the harness's address-space cap (starting torch once per case would
-take minutes); between cases the child resets its peak-RSS counter (/proc/self/clear_refs) and stops any case
-after CPU_LIMIT seconds of CPU. The worst cases also run each in a fresh process (`test_worst_cases_alone`).
+All cases run in one child process under the harness's address-space cap (`hostile.run_batch`: starting torch
+once per case would take minutes); between cases the child resets its peak-RSS counter (/proc/self/clear_refs)
+and stops any case after CPU_LIMIT seconds of CPU. The worst cases also run each in a fresh process
+(`test_worst_cases_alone`).
 Set HOSTILE_REPORT=path to keep the per-case figures as JSON.
 """
 
@@ -597,80 +598,17 @@ for seed in range(60):
 
 # -- running them ---------------------------------------------------------------------------------------------------
 
-_DRIVER = r"""
-import gc, io, json, resource, signal, sys
-from tools.cli import main
-
-class CpuLimit(BaseException):
-    pass
-
-def on_limit(*_):
-    raise CpuLimit()
-
-def status(key):
-    return int([l.split()[1] for l in open('/proc/self/status') if l.startswith(key + ':')][0]) * 1024
-
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-signal.signal(signal.SIGPROF, on_limit)
-cases = json.load(open(sys.argv[1]))
-out = open(sys.argv[2], 'w')
-sink = io.StringIO()
-sys.stdout = sink
-try:
-    main(['--version'])  # argparse exits after printing it
-except SystemExit:
-    pass
-gc.collect()
-idle = status('VmRSS')
-for case in cases:
-    out.write(json.dumps({'start': case['name']}) + '\n'); out.flush()
-    gc.collect()
-    open('/proc/self/clear_refs', 'w').write('5')
-    rss0, cpu0 = status('VmRSS'), cpu()
-    stdout, stderr = io.StringIO(), io.StringIO()
-    sys.stdout, sys.stderr = stdout, stderr
-    signal.setitimer(signal.ITIMER_PROF, float(sys.argv[3]))
-    try:
-        code = main(case['argv'])
-    except CpuLimit:
-        code = 'cpu limit'
-    except SystemExit as e:
-        code = e.code
-    except BaseException as e:
-        code = 'raised ' + type(e).__name__
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        sys.stdout, sys.stderr = sink, sys.__stderr__
-    used = cpu() - cpu0
-    peak = status('VmHWM')
-    err = stderr.getvalue()
-    out.write(json.dumps({'name': case['name'], 'code': code, 'stdout': stdout.getvalue()[:100_000],
-                          'stderr': err[:4000], 'stderr_len': len(err), 'cpu': used, 'peak': peak,
-                          'rss0': rss0, 'idle': idle}) + '\n')
-    out.flush()
-"""
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Dict[str, dict]:
     folder = tmp_path_factory.mktemp("hostile")
-    batch = []
+    paths, argvs = {}, {}
     for c in CASES:
         path = c.build(folder)
         config = c.make_config(folder) if c.make_config else c.config
-        batch.append({"name": c.name, "path": str(path),
-                      "argv": ["inspect", str(path), "--config", str(config), "--json", *c.args]})
-    (folder / "cases.json").write_text(json.dumps(batch))
-    report = folder / "results.jsonl"
-    run = hostile.run_code(_DRIVER, str(folder / "cases.json"), str(report), str(CPU_LIMIT), wall=BATCH_WALL)
-    lines = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
-    done = {r["name"]: {**r, "path": b["path"]} for r in lines if "name" in r for b in batch if b["name"] == r["name"]}
-    if len(done) < len(CASES):
-        started = [r["start"] for r in lines if "start" in r]
-        pytest.fail(f"the batch stopped at {started[-1:]} ({run.describe()})")
+        paths[c.name] = str(path)
+        argvs[c.name] = ["inspect", str(path), "--config", str(config), "--json", *c.args]
+    records = hostile.run_batch(argvs, cpu_limit=CPU_LIMIT, wall=BATCH_WALL)
+    done = {name: {"name": name, **r, "path": paths[name]} for name, r in records.items()}
     if os.environ.get("HOSTILE_REPORT"):
         Path(os.environ["HOSTILE_REPORT"]).write_text(json.dumps(
             [{**done[c.name], "class": c.klass, "stdout": done[c.name]["stdout"][:200]} for c in CASES], indent=1))

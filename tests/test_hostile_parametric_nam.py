@@ -1,6 +1,6 @@
 """Hostile `.nam` files of the parametric NAM line (ConcatLSTM / ConcatWaveNet) against the
 promises of docs/checkpoint-safety.md ("Text formats"), as tests/test_hostile_text.py does
-for the legacy text formats (its batch runner and budgets are reused).
+for the legacy text formats (with the same batch runner and budgets, tests/hostile.py).
 
 The files are built here from two genuine exports (the 0.7.4 CatLSTM and CatWaveNet
 fixtures written by our parametric-nam writer) for the defect classes of issue 10 §3:
@@ -25,10 +25,9 @@ from typing import Callable, Dict, List, NamedTuple
 import pytest
 
 import hostile
-from test_hostile_text import _BATCH, TEXT_CPU, TEXT_RSS, _repeat, _write
+from hostile import MiB, TEXT_CPU, TEXT_RSS, repeat, write_parts
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MiB = 1 << 20
 MAX_TEXT_WEIGHTS = 10_000_000  # compat.formats.configs (restated: the messages must name it)
 # This reader keeps the weights in float64 (the refold works on the file's exact values):
 # up to 80 MB where the legacy readers hold 40, and 147 MB while the array grows when the
@@ -63,7 +62,7 @@ def bases(tmp_path_factory) -> Dict[str, dict]:
 
 
 def _doc(d: Path, name: str, doc: dict) -> Path:
-    return _write(d, name, [json.dumps(doc)])
+    return write_parts(d, name, [json.dumps(doc)])
 
 
 def _changed(base: dict, change: Callable[[dict], None]) -> dict:
@@ -76,7 +75,7 @@ def _raw(d: Path, name: str, base: dict, key: str, raw_value, first: bool = Fals
     """`base` with top-level `key` set to raw JSON text (pieces: huge, or not JSON at all)."""
     rest = json.dumps({k: v for k, v in base.items() if k != key})[1:-1]
     item = [f'"{key}": ', *([raw_value] if isinstance(raw_value, str) else raw_value)]
-    return _write(d, name, ["{", *(item + [", ", rest] if first else [rest, ", "] + item), "}"])
+    return write_parts(d, name, ["{", *(item + [", ", rest] if first else [rest, ", "] + item), "}"])
 
 
 def _config_raw(d: Path, name: str, base: dict, key: str, raw_value: str) -> Path:
@@ -135,13 +134,13 @@ L, W = "lstm", "wavenet"
 CASES = [
     # §3: json.loads built the whole file before the weight count was checked
     Case("p_63_mb_of_weights", "claimed size: weights", lambda d, b: _raw(
-        d, "big.nam", b[L], "weights", ["[", _repeat("0.123456789, ", 4_900_000), "0]"]), "more than 1033 values"),
-    Case("p_weights_before_the_config_beyond_the_limit", "claimed size: weights", lambda d, b: _write(
-        d, "weights_first.nam", ['{"architecture": "ConcatLSTM", "weights": [', _repeat("0,", 11_000_000),
+        d, "big.nam", b[L], "weights", ["[", repeat("0.123456789, ", 4_900_000), "0]"]), "more than 1033 values"),
+    Case("p_weights_before_the_config_beyond_the_limit", "claimed size: weights", lambda d, b: write_parts(
+        d, "weights_first.nam", ['{"architecture": "ConcatLSTM", "weights": [', repeat("0,", 11_000_000),
                                  '0], "version": "1.0.0"}']), f"more than {MAX_TEXT_WEIGHTS} values"),
     Case("p_weights_before_a_config_that_lies", "claimed size: weights", lambda d, b: _raw(
         d, "weights_then_config.nam", _set_config(b[L], hidden_size=3000), "weights",
-        ["[", _repeat("0.5,", 3_000_000), "0]"], first=True), "values, but this ConcatLSTM config needs"),
+        ["[", repeat("0.5,", 3_000_000), "0]"], first=True), "values, but this ConcatLSTM config needs"),
     Case("p_huge_hidden_size", "claimed size: config", lambda d, b: _doc(
         d, "hidden.nam", _set_config(b[L], hidden_size=2000)), f"above the limit of {MAX_TEXT_WEIGHTS}"),
     Case("p_hidden_size_beyond_any_build", "claimed size: config", lambda d, b: _doc(
@@ -188,7 +187,7 @@ CASES = [
     Case("p_many_containers_in_config", "nesting", lambda d, b: _config_raw(
         d, "containers.nam", b[W], "extra", "[" + "[]," * 2_000_000 + "[]]"), "arrays and objects"),
     Case("p_weights_as_arrays", "nesting", lambda d, b: _raw(
-        d, "nested_weights.nam", b[L], "weights", ["[", _repeat("[0.5], ", 2_000_000), "0]"]), "weights[0]"),
+        d, "nested_weights.nam", b[L], "weights", ["[", repeat("[0.5], ", 2_000_000), "0]"]), "weights[0]"),
     # NaN / Infinity: Python's json wrote them; weights may hold them, knob ranges may not
     Case("p_nan_weights", "NaN/Infinity", lambda d, b: _doc(d, "nan.nam", {
         **b[L], "weights": [float("nan"), float("inf"), float("-inf")] * 344 + [0.0]}), "ok"),
@@ -211,8 +210,8 @@ CASES = [
     Case("p_long_fraction_default", "huge numbers", lambda d, b: _param_raw(
         d, "fraction.nam", b[L], 1, "default", "0." + "3" * 5000), "ok"),
     # duplicates
-    Case("p_duplicate_weights", "duplicates", lambda d, b: _write(d, "twice.nam", [
-        json.dumps(b[L])[:-1], ', "weights": [', _repeat("0, ", 4_000_000), "0]}"]), "has the key 'weights' twice"),
+    Case("p_duplicate_weights", "duplicates", lambda d, b: write_parts(d, "twice.nam", [
+        json.dumps(b[L])[:-1], ', "weights": [', repeat("0, ", 4_000_000), "0]}"]), "has the key 'weights' twice"),
     Case("p_duplicate_param_key", "duplicates", lambda d, b: _param_raw(
         d, "twice_key.nam", b[L], 1, "min", '0.0, "min": 0.5'), "the key 'min' twice"),
     Case("p_duplicate_param_names", "duplicates", lambda d, b: _doc(
@@ -271,20 +270,15 @@ def files(tmp_path_factory, bases) -> Dict[str, Path]:
 @pytest.fixture(scope="module")
 def batch(files, bases, tmp_path_factory) -> Dict[str, hostile.Result]:
     """Every case not run alone, in a few children, each case measured from a reset of the
-    child's peak RSS (test_hostile_text's runner)."""
-    idle = hostile.idle_rss()
+    child's peak RSS (hostile.run_batch)."""
     warm = tmp_path_factory.mktemp("pnam_warm") / "warm.nam"
     warm.write_text(json.dumps(bases[L]))
     results: Dict[str, hostile.Result] = {}
     for kinds in GROUPS:
-        group = [c for c in CASES if c.name not in ALONE and c.defect.split(":")[0] in kinds]
-        argvs = [_argv(files[c.name]) for c in group]
-        child = hostile.run_code(_BATCH, json.dumps(argvs), json.dumps(_argv(warm)), wall=300.0)
-        line = next((l for l in child.stdout.splitlines() if l.startswith("@@results ")), None)
-        assert line is not None, f"the batch child failed: {child.describe()}"
-        for case, r in zip(group, json.loads(line[len("@@results "):])):
-            results[case.name] = hostile.Result(r["code"], r["stdout"], r["stderr"], r["wall"], r["cpu"],
-                                                idle + r["extra"], False)
+        group = {c.name: _argv(files[c.name]) for c in CASES
+                 if c.name not in ALONE and c.defect.split(":")[0] in kinds}
+        for name, record in hostile.run_batch(group, _argv(warm)).items():
+            results[name] = hostile.batch_result(record)
     return results
 
 

@@ -14,7 +14,7 @@ Every case goes through the real CLI (`nam-legacy inspect FILE --json`):
   chunked readers hold a few MiB of text plus the model, whatever the file's size).
 
 One representative per class runs in its own child under the harness's caps
-(`hostile.run_cli`); the rest run in a few children, one case after another, each case's
+(`hostile.run_cli`); the rest run in a few children (`hostile.run_batch`), one case after another, each case's
 peak RSS measured from a reset of the child's high-water mark (/proc/self/clear_refs), so
 the whole file stays fast (memory freed by one case is given back to the system,
 malloc_trim, before the next one's is measured). `test_report` prints every case's peak
@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, NamedTuple
 import pytest
 
 import hostile
+from hostile import MiB, TEXT_CPU, TEXT_RSS, repeat, write_parts  # TEXT_*: the text readers' own budget
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LSTM_H = (FIXTURES / "0.7.4/catlstm/export/model.h").read_text()
@@ -41,13 +42,6 @@ EXPORT_DIR = FIXTURES / "0.4.0/catlstm/export"
 CKPT = FIXTURES / "0.7.4/catlstm/model.ckpt"
 MODEL_JSON = json.loads((FIXTURES / "0.7.4/catlstm/model.json").read_text())
 
-MiB = 1 << 20
-# Peak RSS a text read may add above the idle CLI (the models here are a few KB): the
-# readers hold a couple of 1 MiB chunks, a 256 KiB parse batch and its numpy
-# temporaries, and the weight array (at most MAX_TEXT_WEIGHTS floats = 40 MB).
-TEXT_RSS = 160 * MiB
-TEXT_CPU = 6.0
-
 
 class Case(NamedTuple):
     name: str
@@ -55,15 +49,6 @@ class Case(NamedTuple):
     build: Callable[[Path], Path]
     expect: str  # "ok", or the error message fragment a refusal must hold
     args: tuple = ()
-
-
-def _write(directory: Path, name: str, parts) -> Path:
-    path = directory / name
-    with open(path, "wb") as fh:
-        for part in parts:
-            for piece in ([part] if isinstance(part, (str, bytes)) else part):
-                fh.write(piece.encode() if isinstance(piece, str) else piece)
-    return path
 
 
 def _around(text: str, anchor: str, insert: str, after: bool = True) -> List[str]:
@@ -78,73 +63,66 @@ def _params(text: str):
 
 
 def _nam(directory: Path, name: str, doc, **dump) -> Path:
-    return _write(directory, name, [json.dumps(doc, **dump)])
+    return write_parts(directory, name, [json.dumps(doc, **dump)])
 
 
 def _nam_with(directory: Path, name: str, key: str, raw_value: str, first: bool = False) -> Path:
     """A .nam with `key` set to a raw JSON text (huge, or not JSON at all)."""
     rest = json.dumps({k: v for k, v in NAM.items() if k != key})[1:-1]
     item = f'"{key}": {raw_value}'
-    return _write(directory, name, ["{", item + ", " + rest if first else rest + ", " + item, "}"])
-
-
-def _repeat(text: str, n: int, chunk: int = 1 << 16):
-    block = text * chunk
-    for _ in range(n // chunk):
-        yield block
-    yield text * (n % chunk)
+    return write_parts(directory, name, ["{", item + ", " + rest if first else rest + ", " + item, "}"])
 
 
 # --- the cases -----------------------------------------------------------------------------------
 
 HEADER_CASES = [
     # §3: the header reader kept per-line objects (20 MB of blank lines: 2.5 GB) — now nothing
-    Case("h_blank_lines", "header: blank lines", lambda d: _write(d, "blank.h", _around(
+    Case("h_blank_lines", "header: blank lines", lambda d: write_parts(d, "blank.h", _around(
         LSTM_H, "const int HIDDEN_SIZE = 8;", "\n" * (48 * MiB))), "ok"),
-    Case("h_blank_lines_in_params", "header: blank lines", lambda d: _write(d, "blank_params.h", _around(
+    Case("h_blank_lines_in_params", "header: blank lines", lambda d: write_parts(d, "blank_params.h", _around(
         LSTM_H, "PARAMS{", "\r\n" * (12 * MiB) + "\t" * (8 * MiB))), "ok"),
-    Case("h_long_comment", "header: comments", lambda d: _write(d, "comment.h", _around(
+    Case("h_long_comment", "header: comments", lambda d: write_parts(d, "comment.h", _around(
         LSTM_H, "std::vector<float> PARAMS", "/*" + "x" * (48 * MiB) + "*/\n", after=False)), "ok"),
-    Case("h_long_line_comment", "header: comments", lambda d: _write(d, "line_comment.h", _around(
+    Case("h_long_line_comment", "header: comments", lambda d: write_parts(d, "line_comment.h", _around(
         LSTM_H, "PARAMS{", "// " + "y" * (32 * MiB) + "\n")), "ok"),
-    Case("h_unclosed_comment", "header: comments", lambda d: _write(d, "unclosed.h", _around(
+    Case("h_unclosed_comment", "header: comments", lambda d: write_parts(d, "unclosed.h", _around(
         LSTM_H, "const int HIDDEN_SIZE = 8;", "/*" + " " * (32 * MiB))), "comment is not closed"),
-    Case("h_many_comments", "header: comments", lambda d: _write(d, "comments.h", _around(
+    Case("h_many_comments", "header: comments", lambda d: write_parts(d, "comments.h", _around(
         LSTM_H, "const int HIDDEN_SIZE = 8;", "/**/" * 1_100_000)), "comments"),
-    Case("h_many_comments_in_params", "header: comments", lambda d: _write(d, "comments_params.h", _around(
+    Case("h_many_comments_in_params", "header: comments", lambda d: write_parts(d, "comments_params.h", _around(
         LSTM_H, "PARAMS{", "/**/" * 1_100_000)), "comments"),
-    Case("h_many_tokens", "header: tokens", lambda d: _write(d, "tokens.h", _around(
+    Case("h_many_tokens", "header: tokens", lambda d: write_parts(d, "tokens.h", _around(
         LSTM_H, "const int HIDDEN_SIZE = 8;", ";" * 300_000)), "tokens"),
-    Case("h_many_layer_arrays", "header: tokens", lambda d: _write(d, "layers.h", _around(
+    Case("h_many_layer_arrays", "header: tokens", lambda d: write_parts(d, "layers.h", _around(
         WAVENET_H, "LAYER_ARRAY_PARAMS{", "wavenet::LayerArrayParams(4, 4, 2, 4, 3, {1}, \"Tanh\", true, false),"
         * 5000)), "more than 1024 layer arrays"),
-    Case("h_many_dilations", "header: tokens", lambda d: _write(d, "dilations.h", _around(
+    Case("h_many_dilations", "header: tokens", lambda d: write_parts(d, "dilations.h", _around(
         HYPER_H, "DILATIONS{", "1," * 1_000_000)), "more than 4096"),
     # claimed sizes: the architecture fixes the count before any number is read
-    Case("h_more_numbers_than_declared", "header: claimed size", lambda d: _write(d, "more.h", _around(
+    Case("h_more_numbers_than_declared", "header: claimed size", lambda d: write_parts(d, "more.h", _around(
         LSTM_H, "PARAMS{", "0.1234567890123456f, " * 1_000_000)), "more than 1001 values"),
-    Case("h_params_before_the_architecture", "header: claimed size", lambda d: _write(d, "params_first.h", [
-        "#pragma once\n#define PYTHON_MODEL_VERSION \"0.5.2\"\nstd::vector<float> PARAMS{", _repeat("0,", 11_000_000),
+    Case("h_params_before_the_architecture", "header: claimed size", lambda d: write_parts(d, "params_first.h", [
+        "#pragma once\n#define PYTHON_MODEL_VERSION \"0.5.2\"\nstd::vector<float> PARAMS{", repeat("0,", 11_000_000),
         "0};\n"]), "more than 10000000 values"),
-    Case("h_huge_model", "header: claimed size", lambda d: _write(d, "huge_model.h", [LSTM_H.replace(
+    Case("h_huge_model", "header: claimed size", lambda d: write_parts(d, "huge_model.h", [LSTM_H.replace(
         "HIDDEN_SIZE = 8", "HIDDEN_SIZE = 2000")]), "above the limit of 10000000"),
-    Case("h_long_number", "header: huge numbers", lambda d: _write(d, "long_number.h", [LSTM_H.replace(
+    Case("h_long_number", "header: huge numbers", lambda d: write_parts(d, "long_number.h", [LSTM_H.replace(
         "NUM_LAYERS = 2", "NUM_LAYERS = " + "9" * (8 * MiB))]), "longer than 4096"),
-    Case("h_5000_digit_integer", "header: huge numbers", lambda d: _write(d, "digits.h", [LSTM_H.replace(
+    Case("h_5000_digit_integer", "header: huge numbers", lambda d: write_parts(d, "digits.h", [LSTM_H.replace(
         "NUM_LAYERS = 2", "NUM_LAYERS = " + "7" * 5000)]), "longer than 4096"),
-    Case("h_5000_digit_weight", "header: huge numbers", lambda d: _write(d, "digit_weight.h", _around(
+    Case("h_5000_digit_weight", "header: huge numbers", lambda d: write_parts(d, "digit_weight.h", _around(
         LSTM_H, "PARAMS{", "7" * 5000 + ", ")), "too large for a float"),
-    Case("h_no_comma_for_megabytes", "header: huge numbers", lambda d: _write(d, "gap.h", _around(
+    Case("h_no_comma_for_megabytes", "header: huge numbers", lambda d: write_parts(d, "gap.h", _around(
         LSTM_H, "PARAMS{", "0.5f" + " " * (32 * MiB) + "0.5f, ")), "weight 0"),
-    Case("h_nan_and_infinity", "header: NaN/Infinity", lambda d: _write(d, "nan.h", [
+    Case("h_nan_and_infinity", "header: NaN/Infinity", lambda d: write_parts(d, "nan.h", [
         _params(LSTM_H)[0], ", ".join(["nanf", "-inff", "inff"] * 333 + ["nanf", "nanf"]), _params(LSTM_H)[2]]), "ok"),
-    Case("h_deep_parametric", "header: nesting", lambda d: _write(d, "deep.h", [LSTM_H.replace(
+    Case("h_deep_parametric", "header: nesting", lambda d: write_parts(d, "deep.h", [LSTM_H.replace(
         '"tone": {', '"tone": ' + "{" * 1_000_000, 1)]), "PARAMETRIC"),
-    Case("h_huge_parametric", "header: claimed size", lambda d: _write(d, "parametric.h", _around(
+    Case("h_huge_parametric", "header: claimed size", lambda d: write_parts(d, "parametric.h", _around(
         LSTM_H, 'R"(', " " * (20 * MiB))), "raw string longer than"),
-    Case("h_duplicate_declaration", "header: duplicates", lambda d: _write(d, "twice.h", _around(
+    Case("h_duplicate_declaration", "header: duplicates", lambda d: write_parts(d, "twice.h", _around(
         LSTM_H, "const int HIDDEN_SIZE = 8;", "\nconst int HIDDEN_SIZE = 8;")), "declared twice"),
-    Case("h_bad_utf8_at_the_end", "header: encoding", lambda d: _write(d, "utf8.h", [
+    Case("h_bad_utf8_at_the_end", "header: encoding", lambda d: write_parts(d, "utf8.h", [
         LSTM_H, "// " + "z" * (24 * MiB), b"\xff\n"]), "not UTF-8"),
 ]
 
@@ -152,14 +130,14 @@ NAM_CASES = [
     # §3: json.loads built everything before the count check (a 63 MB .nam took 3.2 GB)
     Case("n_63_mb_of_weights", ".nam: claimed size", lambda d: _nam_with(
         d, "big.nam", "weights", "[" + "0.123456789, " * 4_900_000 + "0]"), "more than 1001 values"),
-    Case("n_weights_first_beyond_the_limit", ".nam: claimed size", lambda d: _write(d, "weights_first.nam", [
-        '{"weights": [', _repeat("0,", 11_000_000), '0], "version": "0.5.2"}']), "more than 10000000 values"),
+    Case("n_weights_first_beyond_the_limit", ".nam: claimed size", lambda d: write_parts(d, "weights_first.nam", [
+        '{"weights": [', repeat("0,", 11_000_000), '0], "version": "0.5.2"}']), "more than 10000000 values"),
     Case("n_huge_model", ".nam: claimed size", lambda d: _nam(d, "huge_model.nam", {
         **NAM, "config": {**NAM["config"], "hidden_size": 2000}}), "above the limit of 10000000"),
     Case("n_strings_for_weights", ".nam: claimed size", lambda d: _nam_with(
         d, "strings.nam", "weights", "[" + '"0.5", ' * 2_000_000 + "0]"), "weights[0]"),
-    Case("n_not_an_object", ".nam: claimed size", lambda d: _write(d, "array.nam", [
-        "[", _repeat("0, ", 8_000_000), "0]"]), "text of no known format"),  # (sniffing says so first)
+    Case("n_not_an_object", ".nam: claimed size", lambda d: write_parts(d, "array.nam", [
+        "[", repeat("0, ", 8_000_000), "0]"]), "text of no known format"),  # (sniffing says so first)
     Case("n_5000_digit_weight", ".nam: huge numbers", lambda d: _nam_with(
         d, "digits.nam", "weights", "[" + "7" * 5000 + ", " + ", ".join(map(str, NAM["weights"][1:])) + "]"),
         "too large for a float"),
@@ -173,16 +151,16 @@ NAM_CASES = [
         d, "values.nam", "metadata", "[" + "0," * 5_000_000 + "0]"), "JSON values"),
     Case("n_huge_metadata_string", ".nam: claimed size", lambda d: _nam_with(
         d, "string.nam", "metadata", '"' + "s" * (20 * MiB) + '"'), "exceed"),
-    Case("n_unclosed_string", ".nam: claimed size", lambda d: _write(d, "unclosed.nam", [
+    Case("n_unclosed_string", ".nam: claimed size", lambda d: write_parts(d, "unclosed.nam", [
         '{"version": "0.5.2", "metadata": {"a": "', "q" * (40 * MiB)]), "exceed"),
-    Case("n_duplicate_weights", ".nam: duplicates", lambda d: _write(d, "twice.nam", [
-        json.dumps(NAM)[:-1], ', "weights": [', _repeat("0, ", 4_000_000), "0]}"]), "has the key 'weights' twice"),
+    Case("n_duplicate_weights", ".nam: duplicates", lambda d: write_parts(d, "twice.nam", [
+        json.dumps(NAM)[:-1], ', "weights": [', repeat("0, ", 4_000_000), "0]}"]), "has the key 'weights' twice"),
     Case("n_duplicate_metadata_keys", ".nam: duplicates", lambda d: _nam_with(
         d, "twice_meta.nam", "metadata", "{" + '"a": 0, ' * 100_000 + '"b": 0}'), "the key 'a' twice"),
     Case("n_a_million_metadata_keys", ".nam: claimed size", lambda d: _nam_with(
         d, "keys_meta.nam", "metadata", "{" + "".join(f'"k{i}": 0, ' for i in range(1_000_000)) + '"b": 0}'),
         "JSON values"),
-    Case("n_many_top_level_keys", ".nam: duplicates", lambda d: _write(d, "keys.nam", [
+    Case("n_many_top_level_keys", ".nam: duplicates", lambda d: write_parts(d, "keys.nam", [
         "{", "".join(f'"k{i}": 0, ' for i in range(200_000)), json.dumps(NAM)[1:]]), "no known kind"),
     Case("n_nan_and_infinity", ".nam: NaN/Infinity", lambda d: _nam(
         d, "nan.nam", {**NAM, "weights": [float("nan"), float("inf"), float("-inf")] * 333 + [0.0, 0.0]}), "ok"),
@@ -195,11 +173,11 @@ NAM_CASES = [
     Case("n_weights_first", "sniff: key order", lambda d: _nam(
         d, "weights_first_ok.nam", {"weights": NAM["weights"], **{k: v for k, v in NAM.items() if k != "weights"}}),
         "ok"),
-    Case("s_json_of_no_kind", "sniff: bounded", lambda d: _write(d, "unknown.json", [
+    Case("s_json_of_no_kind", "sniff: bounded", lambda d: write_parts(d, "unknown.json", [
         '{"x": "', "u" * (24 * MiB), '"}']), "no known kind"),
-    Case("s_json_one_long_value", "sniff: bounded", lambda d: _write(d, "long_value.json", [
-        '{"x": [', _repeat("[],", 6_000_000), "[]]}"]), "no known kind"),
-    Case("s_banner_before_the_header", "sniff: bounded", lambda d: _write(d, "banner.h", [
+    Case("s_json_one_long_value", "sniff: bounded", lambda d: write_parts(d, "long_value.json", [
+        '{"x": [', repeat("[],", 6_000_000), "[]]}"]), "no known kind"),
+    Case("s_banner_before_the_header", "sniff: bounded", lambda d: write_parts(d, "banner.h", [
         "/*\n" + " * licence text\n" * 3000 + " */\n", LSTM_H]), "ok"),
 ]
 
@@ -230,10 +208,10 @@ OTHER_CASES = [
         d, "digits_dir", _config_with("7" * 5000)), "digit"),
     Case("e_npy_claims_50m_values", "export folder: claimed size", lambda d: _export_dir(
         d, "npy_dir", npy=_npy_claiming(50_000_000)), "needs"),
-    Case("c_model_config_with_many_values", "JSON config: claimed size", lambda d: _write(d, "model_config.json", [
+    Case("c_model_config_with_many_values", "JSON config: claimed size", lambda d: write_parts(d, "model_config.json", [
         json.dumps({**MODEL_JSON, "notes": None})[:-len("null}")], "[" + "0," * 3_000_000 + "0]}"]),
         "JSON values", ("--config",)),
-    Case("c_model_config_deep", "JSON config: nesting", lambda d: _write(d, "deep_config.json", [
+    Case("c_model_config_deep", "JSON config: nesting", lambda d: write_parts(d, "deep_config.json", [
         json.dumps({**MODEL_JSON, "notes": None})[:-len("null}")], "[" * 100_000 + "]" * 100_000 + "}"]),
         "deeper", ("--config",)),
 ]
@@ -251,44 +229,6 @@ def _argv(case: Case, path: Path) -> List[str]:
 
 # --- running ---------------------------------------------------------------------------------------
 
-_BATCH = r"""
-import contextlib, ctypes, gc, io, json, resource, sys, time
-from tools.cli import main
-try:
-    trim = ctypes.CDLL("libc.so.6").malloc_trim  # give memory freed by earlier cases back first
-except OSError:
-    trim = lambda pad: None
-
-def status(key):
-    return int([l.split()[1] for l in open('/proc/self/status') if l.startswith(key + ':')][0]) * 1024
-
-def run(argv):
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            code = main(argv)
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
-
-run(json.loads(sys.argv[2]))  # warm up: every module a load needs is imported now
-results = []
-for argv in json.loads(sys.argv[1]):
-    gc.collect()
-    trim(0)
-    open('/proc/self/clear_refs', 'w').write('5')  # the high-water mark restarts from here
-    base = status('VmRSS')
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    start = time.monotonic()
-    code, out, err = run(argv)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    results.append({"code": code, "stdout": out[:20000], "stderr": err, "wall": time.monotonic() - start,
-                    "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-                    "extra": status('VmHWM') - base})
-sys.stdout.write("@@results " + json.dumps(results) + "\n")
-"""
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> Dict[str, Path]:
     directory = tmp_path_factory.mktemp("hostile_text")
@@ -299,18 +239,13 @@ def files(tmp_path_factory) -> Dict[str, Path]:
 def batch(files) -> Dict[str, hostile.Result]:
     """Every case not run alone, a few children (one per kind of file), each case measured
     from a reset of the child's peak RSS."""
-    idle = hostile.idle_rss()
     results: Dict[str, hostile.Result] = {}
-    groups = [[c for c in CASES if c.name not in ALONE and c.name[0] == k] for k in "hnsec"]
-    for group in [g for g in groups if g]:
-        argvs = [_argv(case, files[case.name]) for case in group]
-        warm = ["inspect", str(FIXTURES / "0.7.4/catlstm/export/model.h"), "--json"]
-        child = hostile.run_code(_BATCH, json.dumps(argvs), json.dumps(warm), wall=300.0)
-        line = next((l for l in child.stdout.splitlines() if l.startswith("@@results ")), None)
-        assert line is not None, f"the batch child failed: {child.describe()}"
-        for case, r in zip(group, json.loads(line[len("@@results "):])):
-            results[case.name] = hostile.Result(r["code"], r["stdout"], r["stderr"], r["wall"], r["cpu"],
-                                                idle + r["extra"], False)
+    warm = ["inspect", str(FIXTURES / "0.7.4/catlstm/export/model.h"), "--json"]
+    for kind in "hnsec":
+        group = {c.name: _argv(c, files[c.name]) for c in CASES if c.name not in ALONE and c.name[0] == kind}
+        if group:
+            for name, record in hostile.run_batch(group, warm).items():
+                results[name] = hostile.batch_result(record)
     return results
 
 
