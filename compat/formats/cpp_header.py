@@ -305,15 +305,30 @@ class _Reader:
             token = self.next()
         self.expect(";", token)
 
-    def _scalar(self, name: str, parse: Callable[[Token, bool], Any], what: str) -> Any:
-        closer, token = self._open(name)
+    def _signed(self, token: Token, parse: Callable[[Token, bool], Any], what: str) -> Any:
+        """A value from `token` on, after any signs ('-', '+'); `parse(token, negative)`
+        gives it, or None for a token that is not `what`."""
         negative = False
         while token.text in ("-", "+") and token.kind == "punct":
             negative ^= token.text == "-"
             token = self.next()
         value = parse(token, negative)
         if value is None:
-            raise self.fail(token, f"{what} for {name}")
+            raise self.fail(token, what)
+        return value
+
+    def _after_item(self, what: str) -> Token:
+        """The token after a list item: the next item's first (past a ','), or the '}'."""
+        token = self.next()
+        if token.text == ",":
+            return self.next()
+        if token.text != "}":
+            raise self.fail(token, what)
+        return token
+
+    def _scalar(self, name: str, parse: Callable[[Token, bool], Any], what: str) -> Any:
+        closer, token = self._open(name)
+        value = self._signed(token, parse, f"{what} for {name}")
         self._close(closer, self.next())
         return value
 
@@ -344,21 +359,10 @@ class _Reader:
         """Integers up to a "}" (consumed); `token` is the first after "{"."""
         values: List[int] = []
         while token.text != "}":
-            negative = False
-            while token.text in ("-", "+") and token.kind == "punct":
-                negative ^= token.text == "-"
-                token = self.next()
-            value = _int_value(token, negative)
-            if value is None:
-                raise self.fail(token, f"an integer in {what}")
-            values.append(value)
+            values.append(self._signed(token, _int_value, f"an integer in {what}"))
             if len(values) > MAX_DILATIONS:
                 raise CorruptFileError(f"line {token.line}: more than {MAX_DILATIONS} values in {what}")
-            token = self.next()
-            if token.text == ",":
-                token = self.next()
-            elif token.text != "}":
-                raise self.fail(token, "',' or '}'")
+            token = self._after_item("',' or '}'")
         return values
 
     def _layers(self, name: str, line: int) -> List[Dict[str, Any]]:
@@ -370,11 +374,7 @@ class _Reader:
             layers.append(self._layer_array(token))
             if len(layers) > MAX_LAYERS:
                 raise CorruptFileError(f"line {token.line}: more than {MAX_LAYERS} layer arrays")
-            token = self.next()
-            if token.text == ",":
-                token = self.next()
-            elif token.text != "}":
-                raise self.fail(token, "',' or '}' after a layer array")
+            token = self._after_item("',' or '}' after a layer array")
         self.expect(";")
         return layers
 
@@ -415,14 +415,7 @@ class _Reader:
         return layer
 
     def _argument(self, parse, what: str, key: str, last: bool = False) -> Any:
-        token = self.next()
-        negative = False
-        while token.text in ("-", "+") and token.kind == "punct":
-            negative ^= token.text == "-"
-            token = self.next()
-        value = parse(token, negative)
-        if value is None:
-            raise self.fail(token, f"{what} ({key})")
+        value = self._signed(self.next(), parse, f"{what} ({key})")
         if not last:
             self.expect(",")
         return value
