@@ -310,12 +310,6 @@ class ArrayShape:
 class WaveNetShape:
     arrays: Tuple[ArrayShape, ...]
 
-    def with_inputs(self, width: int) -> "WaveNetShape":
-        """The same net fed `width` input channels (first array's input, every condition)."""
-        arrays = [ArrayShape(width if i == 0 else a.input_size, width, a.channels, a.mids, a.kernel_sizes,
-                             a.head_size, a.head_bias) for i, a in enumerate(self.arrays)]
-        return WaveNetShape(tuple(arrays))
-
 
 def refold_wavenet(flat: np.ndarray, shape: WaveNetShape, const: np.ndarray, M: np.ndarray) -> np.ndarray:
     """A WaveNet's flat weights (per array: rechannel W; per layer conv W, b, input mixer W,
@@ -463,8 +457,17 @@ def _layout(architecture: str, config: Any, warnings: List[str]) -> _Layout:
         expected = expected_weight_count("CatLSTM", {**net_config, "input_size": 1 + enc.width})
         return _Layout(params, param_config, enc, net_config, None, expected)
     net_config = _wavenet_net_config(config, len(params), enc.width, warnings)
-    shape = wavenet_shape(net_config).with_inputs(1 + enc.width)
-    return _Layout(params, param_config, enc, net_config, shape, _wavenet_count(shape, net_config))
+    own = _with_inputs(net_config, 1 + enc.width)
+    expected = expected_weight_count("CatWaveNet", own)
+    return _Layout(params, param_config, enc, net_config, wavenet_shape(own), expected)
+
+
+def _with_inputs(net_config: Mapping[str, Any], width: int) -> Dict[str, Any]:
+    """The same CatWaveNet fed `width` input channels (the first array's input, every
+    array's condition): the file's own net, whose inputs are the encoded knobs."""
+    arrays = [{**lc, "condition_size": width, **({"input_size": width} if i == 0 else {})}
+              for i, lc in enumerate(net_config["layers_configs"])]
+    return {**net_config, "layers_configs": arrays}
 
 
 def _weights_sink(doc: Dict[str, Any]) -> NumberSink:
@@ -740,23 +743,6 @@ def _wavenet_net_config(config: Mapping, knobs: int, width: int, warnings: List[
     net = {"layers_configs": layers_configs, "head_config": head_config, "head_scale": float(head_scale)}
     return validate_net_config("CatWaveNet", net, "config", warnings,
                                aliases={"layers_configs": "layers", "head_config": "head"})
-
-
-def _wavenet_count(shape: WaveNetShape, net_config: Mapping[str, Any]) -> int:
-    total = 0
-    for a in shape.arrays:
-        total += a.channels * a.input_size
-        for mid, k in zip(a.mids, a.kernel_sizes):
-            total += mid * a.channels * k + mid + mid * a.condition_size + a.channels * a.channels + a.channels
-        total += a.head_size * a.channels + (a.head_size if a.head_bias else 0)
-    head = net_config.get("head_config")
-    if head is not None:
-        cin = head["in_channels"]
-        for i in range(head["num_layers"]):
-            cout = head["out_channels"] if i == head["num_layers"] - 1 else head["channels"]
-            total += cout * cin + cout
-            cin = head["channels"]
-    return total + 1
 
 
 def _reconcile_head_scale(weights: np.ndarray, net_config: Dict[str, Any], warnings: List[str]) -> np.ndarray:
