@@ -78,9 +78,11 @@ def sget(key: str = "0", numel: int = 4, stype: str = "FloatStorage") -> bytes:
     return tup(u("storage"), g("torch", stype), u(key), u("cpu"), i(numel)) + P.BINPERSID
 
 
-def tensor(storage: bytes, offset: int, size: Sequence[int], stride: Sequence[int]) -> bytes:
-    return call(g("torch._utils", "_rebuild_tensor_v2"), storage, i(offset), tup(*map(i, size)),
-                tup(*map(i, stride)), P.NEWFALSE, ODICT)
+def tensor(storage: Optional[bytes] = None, offset: int = 0, size: Sequence[int] = (4,), stride: Sequence[int] = (1,),
+           grad: bytes = P.NEWFALSE, hooks: bytes = ODICT, *extra: bytes) -> bytes:
+    """torch's _rebuild_tensor_v2 call (storage defaults to `sget()`); `extra` arguments after the hooks."""
+    return call(g("torch._utils", "_rebuild_tensor_v2"), sget() if storage is None else storage, i(offset),
+                tup(*map(i, size)), tup(*map(i, stride)), grad, hooks, *extra)
 
 
 def memo_dag(depth: int, slot: int = 0, leaf: bytes = P.EMPTY_TUPLE, pair: bytes = P.TUPLE2) -> bytes:

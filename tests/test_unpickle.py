@@ -23,54 +23,9 @@ from compat import unpickle
 from compat.checkpoint import read_checkpoint
 from compat.errors import (CorruptFileError, LegacyError, UnknownFormatError, UnsafeFileError,
                            UnsupportedReleaseError)
+from craft import ODICT, call, g, i, in_dict, pkl, sget, tensor, tup, u
 
-# -- pickle assembly ----------------------------------------------------------------------------------------------
-
-
-def g(module: str, name: str) -> bytes:
-    return P.GLOBAL + f"{module}\n{name}\n".encode()
-
-
-def u(text: str) -> bytes:
-    raw = text.encode()
-    return P.BINUNICODE + struct.pack("<I", len(raw)) + raw
-
-
-def i(n: int) -> bytes:
-    if -2**31 <= n < 2**31:
-        return P.BININT + struct.pack("<i", n)
-    raw = P.encode_long(n)
-    return P.LONG1 + bytes([len(raw)]) + raw
-
-
-def tup(*items: bytes) -> bytes:
-    return P.MARK + b"".join(items) + P.TUPLE
-
-
-def call(func: bytes, *args: bytes) -> bytes:
-    return func + tup(*args) + P.REDUCE
-
-
-def pkl(*parts: bytes, proto: int = 2) -> bytes:
-    return P.PROTO + bytes([proto]) + b"".join(parts) + P.STOP
-
-
-def sget(key: str = "0", numel: int = 4, stype: str = "FloatStorage") -> bytes:
-    """A storage reference as torch writes it: BINPERSID of ('storage', type, key, location, numel)."""
-    return tup(u("storage"), g("torch", stype), u(key), u("cpu"), i(numel)) + P.BINPERSID
-
-
-ODICT = call(g("collections", "OrderedDict"))
-
-
-def tensor(storage: bytes = None, offset: int = 0, size=(4,), stride=(1,), grad: bytes = P.NEWFALSE,
-           hooks: bytes = ODICT, *extra: bytes) -> bytes:
-    return call(g("torch._utils", "_rebuild_tensor_v2"), sget() if storage is None else storage, i(offset),
-                tup(*map(i, size)), tup(*map(i, stride)), grad, hooks, *extra)
-
-
-def in_dict(*items: bytes) -> bytes:
-    return P.EMPTY_DICT + P.MARK + b"".join(items) + P.SETITEMS
+# -- pickle assembly: tests/craft.py -------------------------------------------------------------------------
 
 
 def wrap(tmp: Path, name: str, data_pkl: bytes) -> Path:
