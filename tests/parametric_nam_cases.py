@@ -66,9 +66,10 @@ def random_catlstm(seed: int = 3) -> "compat.LegacyModel":
     return _legacy(model, "CatLSTM", config)
 
 
-def random_catwavenet(seed: int = 5) -> "compat.LegacyModel":
-    torch.manual_seed(seed)
-    d = len(PARAMS)
+def catwavenet_config(knobs: int) -> Dict:
+    """A small CatWaveNet with more structure than the fixtures: three layer arrays (gated
+    and not, with and without head bias, ReLU/LeakyReLU/ELU) and a two-layer head."""
+    d = knobs
     arrays = [
         dict(input_size=1 + d, condition_size=1 + d, head_size=3, channels=4, kernel_size=3, dilations=[1, 2, 4],
              activation="ReLU", gated=True, head_bias=True),
@@ -78,9 +79,14 @@ def random_catwavenet(seed: int = 5) -> "compat.LegacyModel":
              activation="ELU", gated=False, head_bias=True),
     ]
     head = dict(in_channels=2, channels=3, activation="Tanh", num_layers=2, out_channels=1)
-    config = {"layers_configs": arrays, "head_config": head, "head_scale": 0.3}
+    return {"layers_configs": arrays, "head_config": head, "head_scale": 0.3}
+
+
+def random_catwavenet(seed: int = 5) -> "compat.LegacyModel":
+    torch.manual_seed(seed)
+    config = catwavenet_config(len(PARAMS))
     with use_release(DEFAULT):
-        model = CatWaveNet(arrays, head_config=head, head_scale=0.3)
+        model = CatWaveNet(config["layers_configs"], head_config=config["head_config"], head_scale=config["head_scale"])
     return _legacy(model, "CatWaveNet", config)
 
 

@@ -24,6 +24,7 @@ import current_nam
 from compat.migrate import dumps, fold, nam_document, provenance, write_nam
 from nam_legacy.models.parametric.catnets import CatLSTM, CatWaveNet
 from nam_legacy.models.parametric.hyper_net import HyperConvNet, _BatchNorm
+from parametric_nam_cases import catwavenet_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATE = datetime(2026, 1, 2, 3, 4, 5)
@@ -91,16 +92,9 @@ def _legacy_models():
         lstm._initial_hidden.normal_(0, 0.3)
         lstm._initial_cell.normal_(0, 0.3)
     out.append(("random-catlstm", lstm, [[0.25, -1.0]]))
-    arrays = [
-        dict(input_size=1 + d, condition_size=1 + d, head_size=3, channels=4, kernel_size=3, dilations=[1, 2, 4],
-             activation="ReLU", gated=True, head_bias=True),
-        dict(input_size=4, condition_size=1 + d, head_size=2, channels=3, kernel_size=2, dilations=[1, 3],
-             activation="LeakyReLU", gated=False, head_bias=False),
-        dict(input_size=3, condition_size=1 + d, head_size=2, channels=2, kernel_size=1, dilations=[1, 1],
-             activation="ELU", gated=False, head_bias=True),
-    ]
-    head = dict(in_channels=2, channels=3, activation="Tanh", num_layers=2, out_channels=1)
-    wavenet = CatWaveNet(arrays, head_config=head, head_scale=0.3).eval()
+    config = catwavenet_config(d)
+    wavenet = CatWaveNet(config["layers_configs"], head_config=config["head_config"],
+                         head_scale=config["head_scale"]).eval()
     out.append(("random-catwavenet-head", wavenet, [[0.7, 1.3]]))
     config = {
         "net": {"channels": 4, "dilations": [1, 2, 4, 8], "batchnorm": True, "activation": "Tanh"},
