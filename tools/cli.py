@@ -3,8 +3,11 @@
 Every failure caused by the input (a bad file, a config that does not fit, a wrong knob
 count, an output path that would lose a file) is a `compat.LegacyError`: it is printed as
 one line on stderr and the exit code is 2. Anything else is a bug of ours: one line, exit
-code 3 (NAM_LEGACY_DEBUG=1 shows the traceback). Warnings are one line each
-(`nam-legacy: warning: ...`). Where a verb may write is compat.outputs' policy.
+code 3 (NAM_LEGACY_DEBUG=1 shows the traceback). Usage errors are one line too, from the
+verb's own parser (tools.flags.OneLineParser), exit code 2. Warnings are one line each
+(`nam-legacy: warning: ...`). Where a verb may write is compat.outputs' policy. The
+console script enters through tools.entry, which also turns a Ctrl-C during the imports
+into one line.
 """
 
 from __future__ import annotations
