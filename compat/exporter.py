@@ -4,8 +4,10 @@ The model is rebuilt under the target release's profile (its state dict migrated
 and nam_legacy's own exporters write the files; those are proven byte-identical to the
 releases' (tests/test_exports.py). Output appears atomically: everything is written into
 a temporary folder beside the destination and moved into place at the end. Where it may
-write is compat.outputs' policy: the parent folder must exist, an existing output is
-replaced only with overwrite=True, and the model's own input files never are.
+write is compat.outputs' policy: the name fits the format (.nam, .h/.hpp, a folder), the
+parent folder must exist, an existing output is replaced only with overwrite=True (a
+folder only when it holds nothing but an export's own files, `EXPORT_DIR_FILES`), and
+the model's own input files never are.
 
 A 0.5.1+ `.nam` of a CatLSTM with knobs or of a CatWaveNet carries loudness and gain
 metadata that never depended on the model: their nominal settings are the identity
@@ -16,6 +18,7 @@ exports need no recording; tests/test_export_metadata.py recomputes them from it
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from datetime import datetime
@@ -36,6 +39,10 @@ from .loading import target_release
 from .outputs import check_output, put_in_place
 
 FORMATS = ("nam", "dir", "header", "parametric-nam")
+# What each format's output is (compat.outputs.OUTPUT_KINDS; None: a folder)
+OUTPUT_KIND = {"nam": "nam", "parametric-nam": "nam", "header": "header", "dir": None}
+# Every file an export folder holds: the model, and the snapshot 0.3.0/0.4.0 wrote beside it
+EXPORT_DIR_FILES = ("config.json", "weights.npy", "inputs.npy", "outputs.npy", "input.wav", "output.wav")
 
 # loudness and gain of a model whose nominal settings are the identity, as every 0.5.1+
 # release wrote them: 20·log10 of the RMS of loudness_input.wav (float32), and the gain
@@ -112,6 +119,36 @@ def _use_identity_metadata(model) -> None:
     model._metadata_gain = gain
 
 
+def not_an_export_folder(folder: Path) -> Optional[str]:
+    """None when `folder` holds an export folder and nothing else (its config.json, its
+    weights.npy, and only EXPORT_DIR_FILES), so that --overwrite may replace it; else why
+    not (compat.outputs.Replaceable)."""
+    for entry in folder.iterdir():  # stops at the first foreign entry, however many there are
+        if entry.name not in EXPORT_DIR_FILES or entry.is_symlink() or not entry.is_file():
+            return f"holds {entry.name!r}, which an export folder does not"
+    try:
+        document = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        document = None
+    if not (isinstance(document, dict) and "architecture" in document and (folder / "weights.npy").is_file()):
+        return "is not an export folder (no export's config.json and weights.npy)"
+    return None
+
+
+def check_date_applies(architecture: str, fmt: str, release: Union[str, ReleaseProfile, None], date: Optional[datetime]) -> None:
+    """ConfigError when a pinned `date` would not be written: export folders and C++
+    headers carry none, nor does a .nam of a release before 0.5.1. (`export` itself takes a
+    date for any format and uses it where there is one; the CLI asks first, so that
+    `--date` is never ignored silently.)"""
+    if date is None or fmt == "parametric-nam":
+        return
+    if fmt in ("dir", "header"):
+        raise ConfigError("--date applies to .nam files only (export folders and C++ headers carry no date)")
+    profile = default_release(architecture, fmt) if release is None else target_release(release)
+    if not profile.metadata_in_export:
+        raise ConfigError(f"--date: a {profile.name} .nam carries no date (metadata began with 0.5.1)")
+
+
 def _params(legacy: LegacyModel):
     if legacy.architecture == "HyperConvNet":
         return None
@@ -150,9 +187,9 @@ def export(
     profile = default_release(legacy.architecture, fmt) if release is None else target_release(release)
     _check_supported(legacy.architecture, fmt, profile)
     output = Path(output)
-    if fmt == "nam" and output.suffix != ".nam":
-        raise ConfigError(f"{output}: a .nam export needs a file name ending in .nam")
-    check_output(output, inputs=inputs, overwrite=overwrite, folder=fmt == "dir")
+    where = dict(kind=OUTPUT_KIND[fmt], inputs=list(inputs), overwrite=overwrite, folder=fmt == "dir",
+                 replaceable=not_an_export_folder)
+    check_output(output, **where)
     model = _rebuild(legacy, profile)
     if fmt == "nam" and measures_its_input(model):
         _use_identity_metadata(model)
@@ -162,6 +199,7 @@ def export(
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         produced = _write_typed(model, params, fmt, staging, output)
+        check_output(output, **where)  # still so: nothing appeared there while this ran
         put_in_place(produced, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -172,9 +210,7 @@ def _export_parametric_nam(legacy: LegacyModel, output: Path, release, date, ove
     # The CLI passes --as-release, else --release (the load release): only the first is wrong here.
     if release is not None and target_release(release) != legacy.release:
         raise ConfigError("a parametric-nam export has one layout (file version 1.0.0): drop --as-release")
-    if output.suffix != ".nam":
-        raise ConfigError(f"{output}: a parametric-nam export needs a file name ending in .nam")
-    check_output(output, inputs=inputs, overwrite=overwrite)
+    check_output(output, kind="nam", inputs=inputs, overwrite=overwrite)
     return write_parametric_nam(legacy, output, date=date)
 
 

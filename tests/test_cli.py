@@ -137,8 +137,12 @@ def test_demo_without_matplotlib_or_the_recording(capsys, tmp_path, monkeypatch)
     code, out, err = run(capsys, "demo", "--output", str(tmp_path / "d"))
     assert code == 0, err
     assert "pip install matplotlib" in out and "Skipped the parametric-nam export" in out
+    said = [line for line in out.replace(str(tmp_path), "TMP").splitlines() if "matplotlib" in line]  # said once, plainly
+    assert len(said) == 1 and said[0].count("(") == 1 and said[0].strip().startswith("no drive-sweep.png: plots need")
+    assert len([line for line in out.splitlines() if "loudness_input.wav" in line]) == 3  # what each step left out
+    assert "no loudness.png either" not in out and err == ""  # the pack's plot: no recording, nothing to plot
     files = sorted(p.name for p in (tmp_path / "d").iterdir())
-    assert files == ["drive-sweep.wav", "input.wav", "migrated-defaults.nam", "pack"]
+    assert files == ["drive-sweep.wav", "input.wav", "migrated-defaults.nam", demo.MARKER, "pack"]
 
 
 @pytest.mark.parametrize("path, fmt, arch", [
@@ -167,10 +171,14 @@ def test_render_by_knob_name_uses_defaults_for_the_rest(capsys, tmp_path):
     assert got.shape == expected.shape and np.abs(got - expected).max() <= STREAM_BOUND
 
 
-def test_render_refuses_a_wav_at_another_rate(capsys, tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--offline"]])
+def test_render_refuses_a_wav_at_another_rate(capsys, tmp_path, mode):
     write_audio(tmp_path / "in.wav", np.zeros(100, dtype=np.float32), 44_100)
-    code, _, err = run(capsys, "render", CKPT, "--config", CONFIG, "--params", "0,0,0", "--input", str(tmp_path / "in.wav"), "--output", str(tmp_path / "o.wav"))
-    assert code == 2 and "44100 Hz" in err and "--ignore-rate" in err
+    code, _, err = run(capsys, "render", CKPT, "--config", CONFIG, "--params", "0,0,0", "--input", str(tmp_path / "in.wav"),
+                       "--output", str(tmp_path / "o.wav"), *mode)
+    assert code == 2 and err == (f"nam-legacy: error: --input {tmp_path / 'in.wav'}: the audio is 44100 Hz but legacy "
+                                 "models were trained at 48000 Hz (resample it, or pass --ignore-rate)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
     code, _, err = run(capsys, "render", CKPT, "--config", CONFIG, "--params", "0,0,0", "--input", str(tmp_path / "in.wav"), "--output", str(tmp_path / "o.wav"), "--ignore-rate")
     assert code == 0, err
 
@@ -195,3 +203,56 @@ def test_export_verb_writes_the_release_format(capsys, tmp_path):
 def test_checkpoint_without_config_is_a_one_line_error(capsys):
     code, _, err = run(capsys, "inspect", CKPT)
     assert code == 2 and "--config" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt, output, fragment", [
+    ("header", "model.h", "--date applies to .nam files only"),
+    ("dir", "export", "--date applies to .nam files only"),
+    ("nam-0.5.0", "model.nam", "--date: a 0.5.0 .nam carries no date"),
+])
+def test_export_refuses_a_date_it_would_not_write(capsys, tmp_path, fmt, output, fragment):
+    """--date used to be ignored silently where nothing carries a date."""
+    fmt, *release = fmt.split("-")
+    argv = ["export", CKPT, "--config", CONFIG, "--param-config", str(CASE / "params.json"), "--format", fmt,
+            "--output", str(tmp_path / output), "--date", "2024-01-14T12:00:00"]
+    code, out, err = run(capsys, *argv, *(["--as-release", release[0]] if release else []))
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("nam-legacy: error: ")
+    assert fragment in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_inspect_shows_rate_in_hz_and_the_date_in_iso(capsys, tmp_path):
+    legacy = compat.load(demo.CHECKPOINT, config=demo.MODEL_CONFIG, param_config=demo.PARAM_CONFIG)
+    from datetime import datetime
+
+    path = compat.export(legacy, "parametric-nam", tmp_path / "p.nam", date=datetime(2024, 1, 12, 10, 41, 3))
+    document = json.loads(path.read_text())
+    assert document["sample_rate"] == 48000 and document["metadata"]["date"]["hour"] == 10
+    code, out, err = run(capsys, "inspect", str(path))
+    assert code == 0, err
+    assert "sample rate       48000 Hz\n" in out and "48000.0" not in out
+    assert "metadata date: 2024-01-12 10:41:03\n" in out
+    code, out, err = run(capsys, "inspect", str(path), "--json")  # JSON keeps the numbers and the dict
+    facts = json.loads(out)
+    assert facts["sample_rate"] == 48000 and facts["metadata"]["date"]["second"] == 3
+
+
+def test_the_metadata_fix_is_one_command_everywhere():
+    """The library's message, the CLI's warning and the README give the same command, and
+    none offers `nam-legacy[metadata]` (nam-legacy is not on PyPI)."""
+    import nam_legacy.models._resources as resources
+    from compat.migrate.metadata import RECORDING_FIX
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    original = resources.DISTRIBUTION
+    try:
+        resources.DISTRIBUTION = "nam-legacy-test-no-such-distribution"
+        with pytest.raises(resources.LoudnessInputMissing) as caught:
+            resources.loudness_input_path()
+    finally:
+        resources.DISTRIBUTION = original
+    message = str(caught.value).replace("nam-legacy-test-no-such-distribution", original)
+    assert RECORDING_FIX == "pip install --no-deps neural-amp-modeler==0.7.4"
+    assert RECORDING_FIX in message and " ".join(RECORDING_FIX.split()[:3]) in readme
+    assert "nam-legacy[metadata]" not in message + readme
+    assert "pip install -e '.[metadata]'" in readme

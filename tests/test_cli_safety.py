@@ -190,7 +190,7 @@ def test_an_output_naming_a_folder_is_an_input_error(capsys, tmp_path, di, verb,
 @pytest.mark.parametrize("verb", ["render", "migrate", "export-nam", "export-dir", "pack", "demo"])
 def test_an_outputs_parent_must_exist(capsys, tmp_path, di, verb):
     missing = tmp_path / "missing"
-    out = missing / "sub" / ("out.wav" if verb == "render" else "out.nam" if verb != "pack" else "pack")
+    out = missing / "sub" / {"render": "out.wav", "export-dir": "out", "pack": "pack", "demo": "demo"}.get(verb, "out.nam")
     argv = {
         "export-dir": ["export", str(HYPER_DIR), "--format", "dir", "--output", out],
         "pack": ["pack", str(NAM), "--grid", "drive=0,1", "--output", out],
@@ -202,18 +202,114 @@ def test_an_outputs_parent_must_exist(capsys, tmp_path, di, verb):
     assert not missing.exists()
 
 
-def test_export_dir_replaces_a_folder_whole_only_with_overwrite(capsys, tmp_path):
-    out = tmp_path / "export"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+def _export_dir(folder, *snapshot_names):
+    """An export folder as a release wrote it: config.json, weights.npy and snapshot files."""
+    folder.mkdir()
+    for f in ("config.json", "weights.npy"):
+        (folder / f).write_bytes((HYPER_DIR / f).read_bytes())
+    for name in snapshot_names:
+        (folder / name).write_bytes(b"an old snapshot")
+    return folder
+
+
+def test_export_dir_replaces_an_earlier_export_whole_only_with_overwrite(capsys, tmp_path):
+    out = _export_dir(tmp_path / "export", "inputs.npy", "outputs.npy", "input.wav", "output.wav")
+    before = snapshot(out)
     code, _, err = run(capsys, "export", str(HYPER_DIR), "--format", "dir", "--output", out)
     assert code == 2
     one_error(err, "not empty", "--overwrite")
-    assert snapshot(out) == {(str(out), "stale.txt"): b"old"}
+    assert snapshot(out) == before
     code, _, err = run(capsys, "export", str(HYPER_DIR), "--format", "dir", "--output", out, "--overwrite")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "weights.npy"]
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # the old folder is gone, no temporaries
+
+
+@pytest.mark.parametrize("extra", ["thesis.txt", "model.h", "sub/", "link"])
+def test_export_dir_never_replaces_a_folder_holding_anything_else(capsys, tmp_path, extra):
+    """An export folder plus one thing no export writes (a user's file, a header, a folder,
+    a link): refused with or without --overwrite, naming it; nothing touched."""
+    out = _export_dir(tmp_path / "export", "inputs.npy")
+    name = extra.rstrip("/")
+    if extra.endswith("/"):
+        (out / name).mkdir()
+    elif extra == "link":
+        os.symlink(out / "inputs.npy", out / name)
+    else:
+        (out / name).write_text("precious")
+    before = snapshot(out)
+    for overwrite in ([], ["--overwrite"]):
+        code, stdout, err = run(capsys, "export", str(HYPER_DIR), "--format", "dir", "--output", out, *overwrite)
+        assert code == 2 and stdout == ""
+        one_error(err, f"--output {out} holds '{name}', which an export folder does not", "never replaces")
+        assert snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
+def test_export_dir_never_replaces_a_folder_without_an_export(capsys, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "input.wav").write_bytes(b"my DI recording")  # a name an export uses, but no export here
+    code, _, err = run(capsys, "export", str(HYPER_DIR), "--format", "dir", "--output", out, "--overwrite")
+    assert code == 2
+    one_error(err, "is not an export folder")
+    assert snapshot(out) == {(str(out), "input.wav"): b"my DI recording"}
+
+
+def _users_folder(tmp_path):
+    """The new user's trial: a folder with their thesis, a DI recording and a subfolder."""
+    folder = tmp_path / "cwdtest"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "thesis.txt").write_text("precious")
+    (folder / "di.wav").write_bytes(b"RIFF my recording")
+    (folder / "sub" / "notes.txt").write_text("more")
+    return folder
+
+
+PLACES = ["cwd-absolute", ".", "..", "a user's folder", "a user's export folder", "home"]
+
+
+@pytest.mark.parametrize("verb, where", [("demo", w) for w in PLACES] +
+                         [("export-dir", w) for w in PLACES if w != "a user's export folder"])  # that one: below
+def test_overwrite_never_replaces_a_users_folder(capsys, tmp_path, monkeypatch, verb, where):
+    """The issue's trial: `demo`/`export --format dir` with --overwrite at the current
+    folder, `.`, `..`, a folder of the user's (their export folder too) or home: exit 2 with
+    one line saying why, every file as it was, the current folder still there."""
+    folder = _users_folder(tmp_path)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".bashrc").write_text("mine")
+    not_ours = "is not a demo folder (no nam-legacy-demo.json)" if verb == "demo" else "which an export folder does not"
+    target, why = {
+        "cwd-absolute": (folder, f"--output {folder} is the current folder, which is never replaced"),
+        ".": (".", "--output . is the current folder, which is never replaced"),
+        "..": ("..", "--output .. is a folder holding the current folder, which is never replaced"),
+        "a user's folder": (tmp_path / "other", not_ours),
+        "a user's export folder": (tmp_path / "hyperconvnet-0.7.4", not_ours),
+        "home": (tmp_path / "home", "is your home folder, which is never replaced"),
+    }[where]
+    if where == "a user's folder":
+        _users_folder(tmp_path / "x").rename(target)
+    if where == "a user's export folder":
+        _export_dir(target, "inputs.npy")
+    argv = ["demo", "--output", target] if verb == "demo" else ["export", HYPER_DIR, "--format", "dir", "--output", target]
+    before = snapshot(tmp_path)
+    code, stdout, err = run(capsys, *argv, "--overwrite")
+    assert code == 2 and stdout == ""
+    one_error(err, why)
+    assert snapshot(tmp_path) == before
+    assert Path.cwd() == folder and folder.is_dir()
+
+
+def test_export_dir_over_a_users_export_folder_replaces_it(capsys, tmp_path):
+    """The exception to the above: a folder holding only an export's files is an export's
+    to replace (--overwrite), since nothing in it is anything else."""
+    out = _export_dir(tmp_path / "hyperconvnet-0.7.4", "inputs.npy")
+    source = FIXTURES / "0.7.4" / "hyperconvnet_bn" / "export"
+    code, _, err = run(capsys, "export", source, "--format", "dir", "--output", out, "--overwrite")
+    assert code == 0, err
+    assert (out / "weights.npy").read_bytes() != (HYPER_DIR / "weights.npy").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "weights.npy"]
 
 
 def test_pack_refuses_a_file_at_its_folder_path(capsys, tmp_path):
@@ -225,22 +321,75 @@ def test_pack_refuses_a_file_at_its_folder_path(capsys, tmp_path):
     assert a_file.read_text() == "keep"
 
 
+def _earlier_demo(folder):
+    """A folder as an earlier demo left it: files, a pack subfolder, and the demo's marker."""
+    from tools import demo
+
+    (folder / "pack").mkdir(parents=True)
+    (folder / "input.wav").write_bytes(b"an earlier demo's input")
+    (folder / "pack" / "manifest.json").write_text("{}")
+    demo._write_marker(folder)
+    return folder
+
+
 def test_demo_output_policy(capsys, tmp_path):
-    out = tmp_path / "demo"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    out = _earlier_demo(tmp_path / "demo")
+    before = snapshot(out)
     code, _, err = run(capsys, "demo", "--output", out)
     assert code == 2
     one_error(err, "--overwrite")
-    assert snapshot(out) == {(str(out), "stale.txt"): b"old"}
+    assert snapshot(out) == before
     code, stdout, err = run(capsys, "demo", "--output", out, "--overwrite", "--json")
     assert code == 0, err
     report = json.loads(stdout)
-    assert not (out / "stale.txt").exists() and (out / "pack" / "manifest.json").is_file()
+    assert (out / "input.wav").read_bytes() != b"an earlier demo's input" and (out / "pack" / "manifest.json").is_file()
     for item in report["outputs"]:  # the report names the final paths, not the staging folder
         assert Path(item["file"]).parent == out and Path(item["file"]).is_file()
     assert Path(report["migration"]["snapshot"]).is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    # what it wrote is listed in its marker, so that the next --overwrite knows the folder
+    from tools import demo
+
+    marker = json.loads((out / demo.MARKER).read_text())
+    assert set(marker["files"]) == {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {demo.MARKER}
+    assert demo.not_a_demo_folder(out) is None
+
+
+@pytest.mark.parametrize("change", ["a file added", "a folder added", "a file changed", "a link added", "no marker"])
+def test_demo_never_replaces_a_folder_it_did_not_write_alone(capsys, tmp_path, change):
+    """An earlier demo's folder with anything else in it, or changed: refused, even with
+    --overwrite, naming what; nothing touched."""
+    from tools import demo
+
+    out = _earlier_demo(tmp_path / "demo")
+    why = {"a file added": "holds 'pack/thesis.txt', which the demo did not write",
+           "a folder added": "holds 'mine', which the demo did not write",
+           "a file changed": "has its 'input.wav' changed since the demo wrote it",
+           "a link added": "holds 'pack/link', which the demo did not write",
+           "no marker": f"is not a demo folder (no {demo.MARKER})"}[change]
+    if change == "a file added":
+        (out / "pack" / "thesis.txt").write_text("precious")
+    elif change == "a folder added":
+        (out / "mine").mkdir()
+    elif change == "a file changed":
+        (out / "input.wav").write_bytes(b"the user's own take")
+    elif change == "a link added":
+        os.symlink(tmp_path, out / "pack" / "link")
+    else:
+        (out / demo.MARKER).unlink()
+    before = snapshot(out)
+    code, stdout, err = run(capsys, "demo", "--output", out, "--overwrite")
+    assert code == 2 and stdout == ""
+    one_error(err, f"--output {out} {why}", "--overwrite never replaces such a folder")
+    assert snapshot(out) == before and [p.name for p in tmp_path.iterdir()] == ["demo"]
+
+
+def test_demo_may_replace_an_earlier_demo_with_files_deleted(tmp_path):
+    from tools import demo
+
+    out = _earlier_demo(tmp_path / "demo")
+    (out / "input.wav").unlink()  # nothing of the user's is lost by replacing this
+    assert demo.not_a_demo_folder(out) is None
 
 
 def _failing_writes(monkeypatch, error, after=1):
@@ -276,6 +425,132 @@ def test_a_write_the_system_refuses_is_an_input_error(capsys, tmp_path, di, monk
     assert code == 2
     one_error(err, os.strerror(code_), "out.wav")
     assert [p.name for p in tmp_path.iterdir()] == ["di.wav"]
+
+
+# --------------------------------------------------------------------------------------
+# an output's name says what it holds
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["render", NAM, "--input", "{di}", "--output", "{o}/x.wav", "--plot", "{o}/x.jpg"], "--plot {o}/x.jpg: a plot (PNG) is written to .png"),
+    (["render", NAM, "--input", "{di}", "--output", "{o}/x.wav", "--plot", "{o}/z.svg"], "--plot {o}/z.svg: a plot (PNG) is written to .png"),
+    (["render", NAM, "--input", "{di}", "--output", "{o}/out.mp3"], "--output {o}/out.mp3: audio is written to .wav or .npy"),
+    (["render", NAM, "--input", "{di}", "--output", "{o}/out.nam"], "--output {o}/out.nam: audio is written to .wav or .npy"),
+    (["export", NAM, "--format", "header", "--output", "{o}/x.nam"], "--output {o}/x.nam: a C++ header is written to .h or .hpp"),
+    (["export", NAM, "--format", "nam", "--output", "{o}/x.h"], "--output {o}/x.h: a .nam model is written to .nam"),
+    (["export", NAM, "--format", "parametric-nam", "--output", "{o}/x.h"], "--output {o}/x.h: a .nam model is written to .nam"),
+    (["migrate", NAM, "--output", "{o}/m.wav"], "--output {o}/m.wav: a .nam model is written to .nam"),
+    (["export", HYPER_DIR, "--format", "dir", "--output", "{o}/x.nam"],
+     "--output {o}/x.nam: a folder is written there, not a .nam file; give a folder name without .nam"),
+    (["pack", NAM, "--grid", "drive=0,1", "--output", "{o}/p.nam"],
+     "--output {o}/p.nam: a folder is written there, not a .nam file; give a folder name without .nam"),
+    (["demo", "--output", "{o}/d.wav"], "--output {o}/d.wav: a folder is written there, not a .wav file; give a folder name without .wav"),
+])
+def test_an_outputs_name_must_fit_what_is_written(capsys, tmp_path, di, argv, message):
+    """One rule for every verb (compat.outputs.OUTPUT_KINDS): exit 2, one line naming the flag, nothing written."""
+    o = tmp_path / "o"
+    o.mkdir()
+    fill = lambda a: str(a).replace("{o}", str(o)).replace("{di}", str(di))  # noqa: E731
+    code, stdout, err = run(capsys, *map(fill, argv))
+    assert code == 2 and stdout == ""
+    assert err == f"nam-legacy: error: {fill(message)}\n"
+    assert list(o.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x.h", "x.hpp", "X.H"])
+def test_a_header_may_be_h_or_hpp(capsys, tmp_path, name):
+    code, _, err = run(capsys, "export", NAM, "--format", "header", "--output", tmp_path / name)
+    assert code == 0, err
+    assert (tmp_path / name).read_text().startswith("#pragma once")
+
+
+# --------------------------------------------------------------------------------------
+# usage errors: one line, from the verb's own parser
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["migrate", NAM, "--automate", "drive=0:0,1:1", "--output", "x.nam"],
+     "nam-legacy migrate: error: unrecognized arguments: --automate drive=0:0,1:1 (see nam-legacy migrate --help)"),
+    (["migrate", NAM], "nam-legacy migrate: error: the following arguments are required: --output (see nam-legacy migrate --help)"),
+    (["render", NAM], "nam-legacy render: error: the following arguments are required: --input, --output "
+                      "(see nam-legacy render --help)"),
+    (["export", NAM, "--format", "zip", "--output", "x"],
+     "nam-legacy export: error: argument --format: invalid choice: 'zip' (choose from 'nam', 'dir', 'header', "
+     "'parametric-nam') (see nam-legacy export --help)"),
+    (["inspect", NAM, "--bogus"], "nam-legacy inspect: error: unrecognized arguments: --bogus (see nam-legacy inspect --help)"),
+    ([], "nam-legacy: error: the following arguments are required: VERB (see nam-legacy --help)"),
+    (["frobnicate"], "nam-legacy: error: argument VERB: invalid choice: 'frobnicate' (choose from 'inspect', 'render', "
+                     "'export', 'migrate', 'pack', 'audit', 'demo') (see nam-legacy --help)"),
+])
+def test_usage_errors_are_one_line_from_the_verb(capsys, tmp_path, monkeypatch, argv, line):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and out == ""
+    assert err == line + "\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors_are_one_line_from_the_console_script(tmp_path):
+    done = subprocess.run([sys.executable, "-c", "import sys; from tools.entry import main; sys.exit(main())",
+                           "migrate", str(NAM)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("nam-legacy migrate: error: the following arguments are required: --output "
+                           "(see nam-legacy migrate --help)\n")
+
+
+# --------------------------------------------------------------------------------------
+# Ctrl-C from the first moment, a closed pipe after the demo's work
+# --------------------------------------------------------------------------------------
+
+
+def test_the_console_script_is_the_guarded_entry_point():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"nam-legacy": "tools.entry:main"}
+
+
+@pytest.mark.parametrize("pause", ["30", "0"])
+def test_ctrl_c_while_the_cli_is_still_importing(tmp_path, pause):
+    """SIGINT while tools.cli (torch) is being imported: one line and exit 130, no traceback.
+    The entry point's test hook says when it is about to import (a file appears), then waits
+    `pause` seconds: 30 makes the signal land in the import phase for sure; with 0 it lands
+    while torch is loading (about a second), or at worst once the verb runs, which says the
+    same."""
+    import signal
+    import time
+
+    ready = tmp_path / "ready"
+    env = {**os.environ, "NAM_LEGACY_TEST_IMPORT_READY": str(ready), "NAM_LEGACY_TEST_IMPORT_PAUSE": pause}
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from tools.entry import main; sys.exit(main())",
+                             "demo", "--output", str(tmp_path / "demo")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == cli.EXIT_INTERRUPTED == 130, err
+    assert err.decode() == "nam-legacy: interrupted\n" and out == b""
+    assert time.monotonic() - started < 20  # the pause was interrupted, not waited out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready"]  # no demo folder, no staging left
+
+
+def test_a_closed_pipe_lets_the_demo_finish_its_files(tmp_path):
+    """`demo | head -1`: the demo goes on writing every file, stops printing, exits 141 quietly."""
+    from tools import demo
+
+    code, err = _closed_stdout(["demo", "--output", tmp_path / "demo"])
+    assert err == "" and code == 141
+    assert demo.not_a_demo_folder(tmp_path / "demo") is None  # complete, marker written last
+    assert (tmp_path / "demo" / "pack" / "manifest.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
 
 
 # --------------------------------------------------------------------------------------
@@ -510,8 +785,20 @@ def _help(capsys, *argv):
 @pytest.mark.parametrize("verb", [[], ["inspect"], ["render"], ["export"], ["migrate"], ["pack"], ["demo"]])
 def test_every_help_documents_the_exit_codes(capsys, verb):
     text = _help(capsys, *verb)
-    for code in ("0 done", "1 audit found drift", "2 an input error", "3 an internal error", "130 interrupted", "141"):
+    for code in ("0 done", "2 an input error", "3 an internal error", "130 interrupted", "141"):
         assert code in text, (verb, code)
+    assert "drift" not in text  # exit code 1 is the audit's alone
+
+
+def test_only_the_audit_help_speaks_of_drift(capsys):
+    assert "1 drift" in _help(capsys, "audit")
+
+
+def test_the_top_level_help_lists_every_export_format(capsys):
+    text = _help(capsys)
+    export_line = text[text.index("export write"):text.index("migrate write")]
+    for fmt in (".nam", "export folder", "C++ header", "parametric-nam"):
+        assert fmt in export_line, fmt
 
 
 @pytest.mark.parametrize("verb", ["inspect", "render", "export", "migrate", "pack"])

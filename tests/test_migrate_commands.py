@@ -92,11 +92,11 @@ def test_pack_files_equal_migrate(capsys, tmp_path):
     (["pack", "{m}", "--grid", "drive=0:1:zero", "--output", "{o}"], "COUNT"),
     (["pack", "{m}", "--output", "{o}"], "--grid"),
     (["pack", "{m}", "--grid", "level=0,1", "--output", "{o}"], "unknown knob 'level'"),
-    (["migrate", "{m}", "--knob", "level=1", "--output", "{o}"], "unknown knob 'level'"),
-    (["migrate", "{m}", "--params", "1,2", "--output", "{o}"], "3 knob values"),
-    (["migrate", "{m}", "--output", "{o}", "--nam-version", "0.5.4"], "0.5.4"),
-    (["migrate", "{m}", "--output", "{o}", "--nam-version", "0.6.0"], "0.6.0"),
-    (["migrate", "{m}", "--output", "{o}", "--date", "yesterday"], "--date"),
+    (["migrate", "{m}", "--knob", "level=1", "--output", "{o}.nam"], "unknown knob 'level'"),
+    (["migrate", "{m}", "--params", "1,2", "--output", "{o}.nam"], "3 knob values"),
+    (["migrate", "{m}", "--output", "{o}.nam", "--nam-version", "0.5.4"], "0.5.4"),
+    (["migrate", "{m}", "--output", "{o}.nam", "--nam-version", "0.6.0"], "0.6.0"),
+    (["migrate", "{m}", "--output", "{o}.nam", "--date", "yesterday"], "--date"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, message):
     args = []
@@ -109,14 +109,16 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, message):
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("nam-legacy: error: ") and message in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out.nam").exists()
 
 
 @pytest.mark.parametrize("verb, extra", [("migrate", []), ("pack", ["--grid", "drive=0,1"])])
 def test_checkpoint_needs_config(capsys, tmp_path, verb, extra):
     ckpt, _, params = case("catlstm")
-    code, out, err = run(capsys, verb, ckpt, "--param-config", params, *extra, "--output", tmp_path / "o")
+    output = tmp_path / ("o.nam" if verb == "migrate" else "o")  # a migrate output is a .nam
+    code, out, err = run(capsys, verb, ckpt, "--param-config", params, *extra, "--output", output)
     assert code == 2 and err.count("\n") == 1 and "--config" in err
-    assert not (tmp_path / "o").exists()
+    assert not output.exists()
 
 
 def test_migrate_lstm_as_0_5_4(capsys, tmp_path):

@@ -1,6 +1,7 @@
 """compat.outputs: the one policy for where a command may write, and compat.export keeping it."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -47,13 +48,84 @@ def test_folder_outputs(tmp_path):
     folder.mkdir()
     assert check_output(folder, folder=True) == folder  # empty: nothing to lose
     (folder / "x").write_text("x")
-    with pytest.raises(OutputError, match="not empty"):
-        check_output(folder, folder=True)
-    assert check_output(folder, folder=True, overwrite=True) == folder
+    for overwrite in (False, True):  # nobody said the folder is this command's: never replaced
+        with pytest.raises(OutputError, match="not empty and was not written by this command"):
+            check_output(folder, folder=True, overwrite=overwrite)
     assert check_output(folder, folder=True, existing_folder_ok=True) == folder
     os.symlink(folder, tmp_path / "link")
     with pytest.raises(OutputError, match="symbolic link"):
         check_output(tmp_path / "link", folder=True, overwrite=True)
+
+
+def test_overwrite_replaces_only_a_folder_the_command_wrote(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "ours.txt").write_text("x")
+    seen = []
+
+    def replaceable(path):
+        seen.append(path)
+        names = {p.name for p in path.iterdir()}
+        return None if names == {"ours.txt"} else f"holds {sorted(names - {'ours.txt'})[0]!r}, which is not ours"
+
+    with pytest.raises(OutputError, match="already exists and is not empty; pass --overwrite"):
+        check_output(folder, folder=True, replaceable=replaceable)
+    assert check_output(folder, folder=True, replaceable=replaceable, overwrite=True) == folder
+    (folder / "thesis.txt").write_text("precious")
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="holds 'thesis.txt', which is not ours; --overwrite never replaces"):
+            check_output(folder, folder=True, replaceable=replaceable, overwrite=overwrite)
+    assert seen and all(p == folder for p in seen)
+    assert (folder / "thesis.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize("which", ["cwd", "parent", "home", "root"])
+def test_special_folders_are_never_replaced(tmp_path, monkeypatch, which):
+    """The current folder, a folder holding it, home and / : never replaced, even when the
+    command's own test would allow it, and even empty (replacing renames the folder away)."""
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    target = {"cwd": Path("."), "parent": Path(".."), "home": home, "root": Path("/")}[which]
+    what = {"cwd": "the current folder", "parent": "a folder holding the current folder", "home": "your home folder",
+            "root": "the root folder"}[which]
+    if which == "root" and not os.access("/", os.W_OK):  # refused earlier: cannot write into /
+        assert outputs._special_folder(target) == what
+        return
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match=f"is {what}, which is never replaced"):
+            check_output(target, folder=True, overwrite=overwrite, replaceable=lambda p: None)
+    # a pack resumes in place there, but --overwrite would replace it
+    (cwd / "x").write_text("x")
+    assert check_output(Path("."), folder=True, existing_folder_ok=True) == Path(".")
+    if which in ("cwd", "parent"):
+        with pytest.raises(OutputError, match=f"is {what}, which --overwrite never replaces"):
+            check_output(target, folder=True, existing_folder_ok=True, overwrite=True)
+
+
+@pytest.mark.parametrize("kind, good, bad", [
+    ("nam", ["a.nam", "A.NAM"], ["a.wav", "a.h", "a", "a.nam.json"]),
+    ("header", ["a.h", "a.hpp"], ["a.nam", "a.hh", "a"]),
+    ("plot", ["a.png"], ["a.jpg", "a.svg", "a"]),
+    ("audio", ["a.wav", "a.npy", "a.WAV"], ["a.mp3", "a.flac", "a"]),
+])
+def test_an_outputs_name_fits_what_is_written(tmp_path, kind, good, bad):
+    what, suffixes = outputs.OUTPUT_KINDS[kind]
+    for name in good:
+        assert check_output(tmp_path / name, kind=kind) == tmp_path / name
+    for name in bad:
+        with pytest.raises(OutputError) as caught:
+            check_output(tmp_path / name, kind=kind, flag="--plot")
+        assert str(caught.value) == f"--plot {tmp_path / name}: {what} is written to {' or '.join(suffixes)}"
+    # folders are not named like those files; any other name is theirs
+    for name in ("out.nam", "out.h", "out.png", "out.wav"):
+        with pytest.raises(OutputError, match="a folder is written there"):
+            check_output(tmp_path / name, folder=True)
+    assert check_output(tmp_path / "amp-pack.v2", folder=True) == tmp_path / "amp-pack.v2"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_inputs_are_never_outputs(tmp_path):

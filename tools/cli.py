@@ -3,8 +3,11 @@
 Every failure caused by the input (a bad file, a config that does not fit, a wrong knob
 count, an output path that would lose a file) is a `compat.LegacyError`: it is printed as
 one line on stderr and the exit code is 2. Anything else is a bug of ours: one line, exit
-code 3 (NAM_LEGACY_DEBUG=1 shows the traceback). Warnings are one line each
-(`nam-legacy: warning: ...`). Where a verb may write is compat.outputs' policy.
+code 3 (NAM_LEGACY_DEBUG=1 shows the traceback). Usage errors are one line too, from the
+verb's own parser (tools.flags.OneLineParser), exit code 2. Warnings are one line each
+(`nam-legacy: warning: ...`). Where a verb may write is compat.outputs' policy. The
+console script enters through tools.entry, which also turns a Ctrl-C during the imports
+into one line.
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ import torch
 
 import compat
 from compat.describe import describe
+from compat.exporter import check_date_applies
 from compat.outputs import input_paths
 
 from . import demo, render_command
 from .audit import command as audit_command
 from .migrate_commands import add_parsers as add_migrate_parsers
-from .flags import EXIT_CODES, add_overwrite, epilog
+from .flags import EXIT_CODES, OneLineParser, add_overwrite, epilog
 from .output import install as install_output, internal_error_line, json_text, message_line
-from .report import format_inspect
+from .report import format_inspect, show_progress
 
 PROG = "nam-legacy"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
@@ -58,6 +62,7 @@ def cmd_export(args) -> int:
         except ValueError:
             raise compat.ConfigError(f"--date must be ISO 8601 (e.g. 2024-01-14T12:00:00), got {args.date!r}") from None
     write_as = args.as_release or args.release
+    check_date_applies(legacy.architecture, args.format, write_as, date)
     out = compat.export(legacy, args.format, args.output, release=write_as, date=date, overwrite=args.overwrite,
                         inputs=_model_inputs(args))
     if args.json:
@@ -67,11 +72,30 @@ def cmd_export(args) -> int:
     return 0
 
 
+class _Say:
+    """The demo's progress lines: once the reader has closed the pipe (`demo | head -1`),
+    the demo goes on writing its files and stops printing; the command then exits 141."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.closed = quiet, False
+
+    def __call__(self, text: str) -> None:
+        if self.quiet or self.closed:
+            return
+        try:
+            print(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            _silence_stdout()
+
+
 def cmd_demo(args) -> int:
-    report = demo.run(Path(args.output), say=(lambda *a: None) if args.json else print, overwrite=args.overwrite)
+    say = _Say(args.json)
+    report = demo.run(Path(args.output), say=say, overwrite=args.overwrite, progress=not args.json and show_progress())
     if args.json:
         print(json_text(report, indent=2))
-    return 0
+    return EXIT_PIPE if say.closed else 0
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -84,7 +108,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG,
         description="Load, run and re-export the parametric (knob) models of Neural Amp Modeler 0.3.0-0.7.4 "
         "(CatLSTM, CatWaveNet, HyperConvNet), bit-exact with the releases that made them.",
@@ -102,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_command.add_parser(verbs, _add_model_args)
 
-    p = verbs.add_parser("export", help="write a legacy model in a release's own format (.nam, export folder, C++ header)",
+    p = verbs.add_parser("export", help="write a legacy model in a release's own format (.nam, export folder, C++ header), "
+                         "or as a parametric-nam .nam for plugins with live knobs",
                          description="Write a legacy model exactly as a given release wrote it: layout, key order, number "
                          "formatting and file names. Output appears atomically.",
                          epilog=epilog("example: nam-legacy export model.ckpt --config catlstm.json --param-config params.json "
@@ -114,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "for plugins with live knobs (neural-amp-modeler-parametric; CatLSTM/CatWaveNet, needs the param config, no --as-release)")
     p.add_argument("--as-release", default=None, metavar="RELEASE",
                    help="write as this release did (default: --release when given, else the last release that wrote the format)")
-    p.add_argument("--output", required=True, metavar="OUT", help="the .nam or .h file, or a new (or empty) folder for --format dir")
-    add_overwrite(p, "an existing output (a folder, whole)")
-    p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output")
+    p.add_argument("--output", required=True, metavar="OUT", help="the .nam file (nam, parametric-nam), the .h or .hpp file "
+                   "(header), or a new (or empty) folder (dir)")
+    add_overwrite(p, "an existing output file, or an earlier export folder whole (one holding only an export's files)")
+    p.add_argument("--date", help="pin the .nam metadata date (ISO 8601) for byte-stable output (.nam files only)")
     p.set_defaults(run=cmd_export)
 
     add_migrate_parsers(verbs)
@@ -127,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=epilog())
     p.add_argument("--output", default="nam-legacy-demo", metavar="DIR",
                    help="a new folder for everything the demo writes (default: ./nam-legacy-demo)")
-    add_overwrite(p, "an existing output folder (an earlier demo), whole")
+    add_overwrite(p, f"an earlier demo's folder, whole (only when it holds exactly what that demo wrote, per its {demo.MARKER})")
     p.add_argument("--json", action="store_true", help="print a machine-readable report instead of text")
     p.set_defaults(run=cmd_demo)
     return parser

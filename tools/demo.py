@@ -7,17 +7,22 @@ trained for a few steps on synthetic audio, so they do not sound like amps: the 
 that genuine old files load and run.
 
 Everything is written into a temporary folder beside the output folder and moved into
-place at the end (compat.outputs), so an interrupted demo leaves nothing behind and a
-re-run with --overwrite replaces the old demo folder whole.
+place at the end (compat.outputs), so an interrupted demo leaves nothing behind. The
+folder's last file, `nam-legacy-demo.json`, lists every file the demo wrote with its size
+and sha256: a re-run with --overwrite replaces the old demo folder whole only when it
+still holds exactly those files, unchanged, and nothing else (`not_a_demo_folder`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from tqdm import tqdm
@@ -46,6 +51,9 @@ SWEPT = "drive"
 SWEEP = f"{SWEPT}=0:0,{SECONDS:g}:1"  # as `render --automate` takes it: drive 0 -> 1 over the clip
 BLOCK = 4096
 PACK_GRID = ("drive=0:1:2", "tone=0,1")
+MARKER = "nam-legacy-demo.json"  # what the demo wrote, so that --overwrite knows its own folder
+MARKER_FORMAT = "nam-legacy demo"
+_MAX_ENTRIES = 1000  # a demo folder holds about a dozen; a folder with more is not one
 
 DESCRIPTION = (
     "Show that genuine legacy files load and run, using the files bundled in tools/example "
@@ -63,7 +71,8 @@ DESCRIPTION = (
     "(drive x tone) of current-NAM files with manifest.json and loudness.png into pack/. Loudness and "
     "gain metadata need upstream's loudness_input.wav (pip install --no-deps neural-amp-modeler==0.7.4); "
     "without it the demo says what it skipped (the parametric export too, which needs them). Everything "
-    "goes into a new folder (--output), which appears only when the demo is complete."
+    f"goes into a new folder (--output), which appears only when the demo is complete, with {MARKER} "
+    "listing its files; --overwrite replaces only such a folder, unchanged."
 )
 
 
@@ -78,24 +87,76 @@ def test_signal(seconds: float = SECONDS) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = False) -> Dict:
+def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = False,
+        progress: Optional[bool] = None) -> Dict:
     """Load every bundled file, render the checkpoint's sweep, migrate and pack into the
-    new folder outdir (replaced whole with overwrite); returns a report naming the final paths."""
+    new folder outdir (with overwrite, an earlier demo's folder is replaced whole); returns a
+    report naming the final paths."""
     outdir = Path(outdir)
-    check_output(outdir, inputs=input_paths(CHECKPOINT, MODEL_CONFIG, PARAM_CONFIG, *OTHER_FORMATS),
-                 overwrite=overwrite, folder=True)
+    where = dict(inputs=input_paths(CHECKPOINT, MODEL_CONFIG, PARAM_CONFIG, *OTHER_FORMATS), overwrite=overwrite,
+                 folder=True, replaceable=not_a_demo_folder)
+    check_output(outdir, **where)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
     try:
         work = staging / outdir.name
         work.mkdir()
-        report = _run(work, outdir, say)
+        report = _run(work, outdir, say, say is print and show_progress() if progress is None else progress)
+        _write_marker(work)
+        check_output(outdir, **where)  # still so: nothing was added to the old folder meanwhile
         put_in_place(work, outdir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
 
 
-def _run(work: Path, outdir: Path, say: Callable[[str], None]) -> Dict:
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_marker(work: Path) -> None:
+    files = {p.relative_to(work).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)}
+             for p in sorted(work.rglob("*")) if p.is_file()}
+    about = ("written by `nam-legacy demo`: every file it wrote here; `nam-legacy demo --overwrite` replaces this "
+             "folder only while it holds these files, unchanged, and nothing else")
+    marker = {"format": MARKER_FORMAT, "about": about, "files": files}
+    (work / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+
+def not_a_demo_folder(folder: Path) -> Optional[str]:
+    """None when `folder` holds only what an earlier demo wrote there (its MARKER lists
+    each file, size and sha256), unchanged, and nothing else; else why not
+    (compat.outputs.Replaceable)."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = None
+    files = marker.get("files") if isinstance(marker, dict) and marker.get("format") == MARKER_FORMAT else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        return f"is not a demo folder (no {MARKER})"
+    folders = {parent.as_posix() for name in files for parent in Path(name).parents if parent != Path(".")}
+    seen = 0
+    for root, dirs, names in os.walk(folder):
+        for name in sorted(dirs) + sorted(names):
+            seen += 1
+            path = Path(root) / name
+            rel = path.relative_to(folder).as_posix()
+            if seen > _MAX_ENTRIES:
+                return f"holds more than {_MAX_ENTRIES} files, which the demo did not write"
+            ours = rel in folders if path.is_dir() else path.is_file() and (rel in files or rel == MARKER)
+            if path.is_symlink() or not ours:
+                return f"holds {rel!r}, which the demo did not write"
+    for rel, facts in files.items():  # a file since deleted holds nothing to lose
+        path = folder / rel
+        if path.is_file() and (path.stat().st_size != facts.get("size") or _sha256(path) != facts.get("sha256")):
+            return f"has its {rel!r} changed since the demo wrote it"
+    return None
+
+
+def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -> Dict:
     """Write into `work`; report and print paths as they will be under `outdir`."""
     final = lambda p: str(outdir / Path(p).relative_to(work))  # noqa: E731
     legacy = compat.load(CHECKPOINT, config=MODEL_CONFIG, param_config=PARAM_CONFIG)
@@ -116,16 +177,16 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None]) -> Dict:
 
     x = test_signal()
     outputs: List[Dict] = [{"file": final(write_audio(work / "input.wav", x, RATE)), "knobs": None}]
-    sweep = _sweep(legacy, x, work, final, progress=say is print and show_progress())
+    sweep = _sweep(legacy, x, work, final, progress=progress)
     outputs.append(sweep)
     others = {n: v for n, v in sweep["knobs"].items() if n != SWEPT}
     say(f"Wrote input.wav and {Path(sweep['file']).name} (32-bit float, {RATE} Hz; {SWEPT} automated from 0 to 1 "
         f"over {SECONDS:g} s; the other knobs at their defaults: "
         f"{format_knobs(list(others.values()), list(others))}) "
         f"to {outdir.resolve()}")
-    say(f"  {sweep['plot']}: the {SWEPT} curve over the output's waveform" if sweep["plot"] else f"  ({sweep['plot_note']})")
+    say(f"  {sweep['plot']}: the {SWEPT} curve over the output's waveform" if sweep["plot"] else f"  {sweep['plot_note']}")
     parametric = _parametric(legacy, work, final, say)
-    migration = _migrate(legacy, work, outdir, say, final)
+    migration = _migrate(legacy, work, outdir, say, final, progress=progress, plot_said=sweep["plot_note"] is not None)
     return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs,
             "parametric_nam": parametric, "migration": migration}
 
@@ -161,7 +222,7 @@ def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
                              f"{CHECKPOINT.name} (CatLSTM): {SWEPT} automated 0 to 1, streamed\n"
                              f"other knobs at their defaults: {format_knobs([v for n, v in zip(names, knobs) if n != SWEPT], [n for n in names if n != SWEPT])}")
     except PlotUnavailable as e:
-        report["plot_note"] = f"no plot: {e}"
+        report["plot_note"] = f"no {SWEPT}-sweep.png: {e}"
     else:
         plot = work / f"{SWEPT}-sweep.png"
         plot.write_bytes(png)  # the whole folder appears atomically
@@ -171,35 +232,43 @@ def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
 
 def _parametric(legacy, work: Path, final, say) -> Dict:
     """The checkpoint as a ConcatLSTM .nam for the parametric NAM line's plugin (live knobs)."""
-    from compat.migrate.metadata import recording_missing
+    from compat.migrate.metadata import RECORDING_FIX, recording_missing
 
     skipped = recording_missing()
     if skipped is not None:  # its loudness/gain metadata are measured on upstream's recording
-        say(f"Skipped the parametric-nam export ({skipped})")
+        say(f"Skipped the parametric-nam export, whose metadata needs upstream's loudness_input.wav (add it with "
+            f"`{RECORDING_FIX}` and run again)")
         return {"file": None, "skipped": skipped}
     path = compat.export(legacy, "parametric-nam", work / "catlstm-parametric.nam")
     say(f"Exported for live knobs (parametric NAM plugin, ConcatLSTM .nam 1.0.0): {final(path)}")
     return {"file": final(path), "skipped": None}
 
 
-def _migrate(legacy, work: Path, outdir: Path, say, final) -> Dict:
+def _migrate(legacy, work: Path, outdir: Path, say, final, *, progress: bool, plot_said: bool = False) -> Dict:
     """A current-NAM snapshot at the default knobs and a small knob-grid pack with its plot."""
     from compat.migrate import fold, write_nam
     from compat.migrate.metadata import LoudnessSkippedWarning, recording_missing
     from compat.migrate.pack import current_metadata, migrated_document, pack
+    from compat.migrate.plot import PlotSkippedWarning
 
     folded = fold(legacy, [k.default for k in legacy.knobs])
     # Loudness and gain are measured on upstream's recording, which we do not ship; without
-    # it the files are written without them and the library warns (once: the pack's is muted).
+    # it the files are written without them. The library's warnings (the recording, the
+    # plot) are muted: the lines below say what was left out, once each.
     skipped = recording_missing()
-    (meta,) = current_metadata([folded])
-    snapshot = write_nam(work / "migrated-defaults.nam", migrated_document(folded, legacy, meta, version="0.7.0", source=CHECKPOINT))
-    say(f"Migrated to current NAM ({folded.architecture}, .nam 0.7.0) at the default knobs: {final(snapshot)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LoudnessSkippedWarning)
-        manifest = pack(legacy, list(PACK_GRID), work / "pack", source=CHECKPOINT, progress=say is print and show_progress())
+        warnings.simplefilter("ignore", PlotSkippedWarning)
+        (meta,) = current_metadata([folded])
+        snapshot = write_nam(work / "migrated-defaults.nam",
+                             migrated_document(folded, legacy, meta, version="0.7.0", source=CHECKPOINT))
+        manifest = pack(legacy, list(PACK_GRID), work / "pack", source=CHECKPOINT, progress=progress)
+    without = ", without loudness and gain metadata (no loudness_input.wav)" if skipped else ""
+    say(f"Migrated to current NAM ({folded.architecture}, .nam 0.7.0) at the default knobs: {final(snapshot)}{without}")
     files = [f["file"] for f in manifest["files"]]
-    plot = f" and {manifest['plot']}" if manifest["plot"] else f" ({manifest['plot_note']})"
+    plot = f" and {manifest['plot']}" if manifest["plot"] else ""
+    note = "" if manifest["plot"] else "; no loudness.png either" if plot_said and "matplotlib" in manifest["plot_note"] \
+        else f"; {manifest['plot_note']}"
     say(f"Wrote a {' x '.join(g.split('=')[0] for g in PACK_GRID)} pack of {len(files)} current-NAM files, "
-        f"manifest.json{plot} to {(outdir / 'pack').resolve()}")
+        f"manifest.json{plot} to {(outdir / 'pack').resolve()}{note}")
     return {"snapshot": final(snapshot), "pack": str(outdir / "pack"), "pack_files": files, "metadata_skipped": skipped}

@@ -63,7 +63,7 @@ def cmd_migrate(args) -> int:
     version = args.nam_version
     date = _date(args.date) or datetime.now().replace(microsecond=0)
     values, named = _positional(args.params), parse_named(args.knob)  # the arguments alone first
-    check_output(args.output, inputs=_inputs(args), overwrite=args.overwrite)
+    check_output(args.output, kind="nam", inputs=_inputs(args), overwrite=args.overwrite)
     legacy = _load(args)
     knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
     with warnings.catch_warnings():

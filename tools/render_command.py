@@ -70,11 +70,12 @@ def _positional_knobs(text: Optional[str]) -> Optional[List[float]]:
         raise compat.ConfigError(f"--params must be comma-separated numbers, got {text!r}") from None
 
 
-def check_rate(wav_rate: Optional[int], model_rate: Optional[float], ignore: bool) -> int:
+def check_rate(wav_rate: Optional[int], model_rate: Optional[float], ignore: bool, path=None) -> int:
     expected = int(model_rate) if model_rate else TRAINING_RATE
     if wav_rate is not None and wav_rate != expected and not ignore:
         source = "the model was trained at" if model_rate else "legacy models were trained at"
-        raise compat.ConfigError(f"the input is {wav_rate} Hz but {source} {expected} Hz (resample it, or pass --ignore-rate)")
+        where = f"--input {path}: the audio" if path is not None else "the input"
+        raise compat.ConfigError(f"{where} is {wav_rate} Hz but {source} {expected} Hz (resample it, or pass --ignore-rate)")
     return wav_rate or expected
 
 
@@ -108,12 +109,12 @@ def cmd_render(args) -> int:
     if automating and args.offline:
         raise compat.ConfigError("--offline renders at one knob setting; automation needs the streamed render (drop --offline)")
     inputs = input_paths(args.path, args.config, args.param_config, args.input, args.automation)
-    check_output(args.output, inputs=inputs, overwrite=args.overwrite)
+    check_output(args.output, kind="audio", inputs=inputs, overwrite=args.overwrite)
     if args.plot is not None:
         if Path(args.plot).resolve() == Path(args.output).resolve():
             raise compat.ConfigError(f"--plot {args.plot} is the --output file; give the plot its own .png path")
         # the output counts as an input here, so that a link to it is refused too
-        check_output(args.plot, inputs=[*inputs, *input_paths(args.output)], overwrite=args.overwrite, flag="--plot")
+        check_output(args.plot, kind="plot", inputs=[*inputs, *input_paths(args.output)], overwrite=args.overwrite, flag="--plot")
     legacy = compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
     knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
     automation = stream.automation_from_args(args.automate, args.automation, legacy.knobs, fixed=named,
@@ -141,7 +142,7 @@ def _check_length(args, frames: int, receptive_field: int) -> int:
 def _render_streamed(args, legacy, knobs, automation) -> Dict:
     with open_audio(args.input) as reader:
         skip = _check_length(args, reader.frames, legacy.model.receptive_field)
-        rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate)
+        rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
         envelope = _envelope(args, reader.frames - skip)
         with warnings.catch_warnings():
             # Out-of-range values were reported once per knob and curve while checking them
@@ -163,7 +164,7 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
 def _render_offline(args, legacy, knobs, automation) -> Dict:
     audio = read_audio(args.input)
     skip = _check_length(args, audio.samples.size, legacy.model.receptive_field)
-    rate = check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate)
+    rate = check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
     y = render(legacy.model, knobs, audio.samples, pad_start=args.pad_start)
     envelope = _envelope(args, y.size)
     if envelope is not None:

@@ -34,6 +34,8 @@ def format_inspect(facts: Dict[str, Any]) -> List[str]:
     facts = dict(facts)
     knobs = facts.pop("knobs", [])
     metadata = facts.pop("metadata", {}) or {}
+    if _is_number(facts.get("sample_rate")):
+        facts["sample_rate"] = f"{number(facts['sample_rate'])} Hz"
     lines = format_facts({k: v for k, v in facts.items() if not isinstance(v, dict) and v != []})
     if knobs:
         lines.append("knobs (model input order):")
@@ -43,8 +45,26 @@ def format_inspect(facts: Dict[str, Any]) -> List[str]:
             span = "" if k["minval"] is None else f", range {number(k['minval'])} to {number(k['maxval'])}"
             lines.append(f"  {name:<{width}}  {shown(k['type'])}, default {number(k['default'])}{span}")
     for key, value in metadata.items():
-        lines.append(f"metadata {shown(key)}: {shown(value, as_json=True)}")
+        text = _date(value) if key == "date" else None
+        lines.append(f"metadata {shown(key)}: {text or shown(value, as_json=True)}")
     return lines
+
+
+_DATE_FIELDS = ("year", "month", "day", "hour", "minute", "second")
+
+
+def _date(value: Any) -> Optional[str]:
+    """A .nam metadata date ({year, month, day, hour, minute, second}) as ISO
+    `2024-01-12 10:41:03`; None for anything else (shown as JSON then)."""
+    if not (isinstance(value, dict) and set(value) == set(_DATE_FIELDS)
+            and all(type(value[k]) is int and 0 <= value[k] <= 9999 for k in _DATE_FIELDS)):
+        return None
+    y, mo, d, h, mi, s = (value[k] for k in _DATE_FIELDS)
+    return f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}"
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
 
 
 def number(v: float) -> str:

@@ -40,7 +40,7 @@ __all__ = [
     "plot_automation",
 ]
 
-PLOT_FIX = "pip install matplotlib (or install nam-legacy with its [plot] extra)"
+PLOT_FIX = "pip install matplotlib"
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 _STYLES = ("-", "--", "-.", ":")
 _FLAT_GAIN_SPAN = 0.1  # the gain axis shows at least this much around a flat line
@@ -61,7 +61,7 @@ def _figure(width: float, height: float):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise PlotUnavailable(f"plots need matplotlib, which is not installed ({PLOT_FIX})") from None
+        raise PlotUnavailable(f"plots need matplotlib, which is not installed (add it with `{PLOT_FIX}`)") from None
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

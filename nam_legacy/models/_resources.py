@@ -27,7 +27,6 @@ def loudness_input_path() -> Path:
         if path.is_file():
             return path
     raise LoudnessInputMissing(
-        "loudness/gain metadata needs upstream's loudness_input.wav: "
-        f"pip install --no-deps {DISTRIBUTION} (any release 0.5.1-0.13.0), "
-        "or install nam-legacy[metadata]"
+        "loudness/gain metadata needs upstream's loudness_input.wav "
+        f"(add it with `pip install --no-deps {DISTRIBUTION}==0.7.4`; any release 0.5.1-0.13.0 has it)"
     )
