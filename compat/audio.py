@@ -13,6 +13,9 @@ on any error or interrupt the temporary is removed and nothing appears. The WAV 
 written here (44 bytes) rather than by libsndfile, whose float WAVs carry a PEAK chunk with a
 wall-clock timestamp: renders would then differ byte-wise from run to run.
 
+libsndfile reads WAV/FLAC/AIFF through the file's descriptor (no Python code runs inside
+a read), so an interrupt always surfaces as a KeyboardInterrupt between blocks.
+
 Untrusted files: the sample count a header claims is checked against the file's size before
 anything is allocated from it; multi-channel audio is refused.
 """
@@ -140,7 +143,11 @@ class _SoundFileReader(AudioReader):
         import soundfile
 
         try:
-            self._sf = soundfile.SoundFile(file)
+            # libsndfile reads the descriptor itself. Handing it the Python file object
+            # instead (soundfile's virtual I/O) runs Python callbacks inside every read, and
+            # a Ctrl-C landing in one is swallowed by cffi: the read comes back short, as a
+            # decoding error or a silent end of file (a truncated output, exit 0).
+            self._sf = soundfile.SoundFile(file.fileno(), closefd=False)
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
             detail = getattr(e, "error_string", "") or str(e)
             kind = "WAV" if path.suffix.lower() in (".wav", ".wave") else path.suffix.lstrip(".").upper()
