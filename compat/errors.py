@@ -24,7 +24,7 @@ from .text import MESSAGE_LIMIT, clip, describe_value, one_line, quote
 
 __all__ = [
     "ConfigError", "CorruptFileError", "DependencyError", "FileAccessError", "LegacyError", "MESSAGE_LIMIT", "UnknownFormatError",
-    "UnsafeFileError", "UnsupportedReleaseError", "WeightsMismatchError", "describe_value", "names_file",
+    "NonFiniteWeightsError", "UnsafeFileError", "UnsupportedReleaseError", "WeightsMismatchError", "describe_value", "names_file",
     "naming", "one_line", "quote",
 ]
 
@@ -137,3 +137,9 @@ class WeightsMismatchError(LegacyError):
 
 class DependencyError(LegacyError):
     """A package a feature needs is missing or broken (e.g. current NAM for `compat.migrate.register`)."""
+
+
+class NonFiniteWeightsError(ConfigError, ValueError):
+    """The model's weights hold NaN or infinite values (a diverged training run): it can only
+    output NaN, so nothing is migrated, packed or exported from it (compat/finite.py). Also a
+    ValueError, which the writers raised for it before."""

@@ -23,7 +23,7 @@ from tqdm import tqdm
 import compat
 import compat.stream as stream
 from compat.atomic import atomic_write_bytes
-from compat.audio import open_audio, open_audio_writer, read_audio, write_audio
+from compat.audio import check_finite, find_nonfinite, open_audio, open_audio_writer, read_audio, write_audio
 from compat.errors import FileAccessError
 from compat.knobs import OutOfRangeWarning, knob_vector, parse_named
 from compat.outputs import check_output, input_paths
@@ -123,7 +123,17 @@ def cmd_render(args) -> int:
     render_file = _render_offline if args.offline else _render_streamed
     done = render_file(args, legacy, knobs, automation)
     _report(args, legacy, knobs, automation, done)
+    if done["nonfinite"]:
+        _warn_nonfinite(args, legacy, done)
     return 0
+
+
+def _warn_nonfinite(args, legacy, done: Dict) -> None:
+    from compat.finite import nonfinite_weights, weights_text
+
+    bad, total = nonfinite_weights(legacy)
+    why = f" (the model: {weights_text(bad, total)})" if bad else ""
+    _warn(f"--output {args.output}: {done['nonfinite']} of {done['samples']} samples are NaN or infinite{why}")
 
 
 def _check_length(args, frames: int, receptive_field: int) -> int:
@@ -143,6 +153,8 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
         skip = _check_length(args, reader.frames, legacy.model.receptive_field)
         rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate)
         envelope = _envelope(args, reader.frames - skip)
+        source = f"--input {args.input}"
+        find_nonfinite(args.input, source=source, sample_rate=rate)  # a float file is scanned first: refused before any output
         with warnings.catch_warnings():
             # Out-of-range values were reported once per knob and curve while checking them
             # above; the stream would report them again for every block.
@@ -154,16 +166,18 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
             with bar, open_audio_writer(args.output, rate) as writer:
                 write = _writer(writer, args.output, envelope)
                 samples = render_blocks(proc, reader.blocks(args.block or DEFAULT_BLOCK), write, automation=automation,
-                                        skip=skip, progress=bar.update)
+                                        skip=skip, progress=bar.update, source=source)
                 png = _plot(args, legacy, knobs, automation, envelope, rate, skip)  # before the audio appears
     plot = _publish_plot(args, png)
-    return {"output": Path(args.output), "samples": samples, "sample_rate": rate, "plot": plot}
+    return {"output": Path(args.output), "samples": samples, "sample_rate": rate, "plot": plot,
+            "nonfinite": write.nonfinite}
 
 
 def _render_offline(args, legacy, knobs, automation) -> Dict:
     audio = read_audio(args.input)
     skip = _check_length(args, audio.samples.size, legacy.model.receptive_field)
     rate = check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate)
+    check_finite(audio.samples, sample_rate=rate, source=f"--input {args.input}")
     y = render(legacy.model, knobs, audio.samples, pad_start=args.pad_start)
     envelope = _envelope(args, y.size)
     if envelope is not None:
@@ -171,7 +185,8 @@ def _render_offline(args, legacy, knobs, automation) -> Dict:
     png = _plot(args, legacy, knobs, automation, envelope, rate, skip)
     with _naming(args.output):
         out = write_audio(args.output, y, rate)
-    return {"output": out, "samples": int(y.shape[0]), "sample_rate": rate, "plot": _publish_plot(args, png)}
+    return {"output": out, "samples": int(y.shape[0]), "sample_rate": rate, "plot": _publish_plot(args, png),
+            "nonfinite": int(np.count_nonzero(~np.isfinite(y)))}
 
 
 @contextmanager
@@ -186,12 +201,15 @@ def _naming(path):
 
 
 def _writer(writer, path, envelope):
+    """The block writer; `write.nonfinite` counts the NaN or infinite samples written."""
     def write(block: np.ndarray) -> None:
         with _naming(path):
             writer.write(block)
+        write.nonfinite += int(block.size - np.count_nonzero(np.isfinite(block)))
         if envelope is not None:  # a compressed file may decode to more than its header said
             envelope.add(block[: envelope.total - envelope.seen])
 
+    write.nonfinite = 0
     return write
 
 
@@ -257,6 +275,7 @@ def _report(args, legacy, knobs, automation, done: Dict) -> None:
                   "knobs": knobs_json(knobs, names),
                   "automation": {n: {"times": c.times.tolist(), "values": c.values.tolist()} for n, c in automated.items()},
                   "plot": None if done["plot"] is None else str(done["plot"]),
+                  "nonfinite_samples": done["nonfinite"],
                   "streamed": not args.offline}
         print(json_text(report))
         return
