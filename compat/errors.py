@@ -32,9 +32,19 @@ _NAME_LIMIT = 80  # a file name in a prefix: clipped, keeping its extension
 
 
 class LegacyError(Exception):
-    """Base class: anything wrong with a legacy file or its use."""
+    """Base class: anything wrong with a legacy file or its use.
 
-    def __init__(self, message: Any = ""):
+    `hint` names a remedy the message leaves to its caller, because each caller spells it
+    differently: "extrapolate" (allow continuous knobs outside their range: the API's
+    `allow_out_of_range=True`, the CLI's `--extrapolate`) or "param-config" (give the
+    knobs' param config: the API's `param_config=`, the CLI's `--param-config`). The
+    message itself names no option; the CLI appends its flag (tools/hints.py).
+    """
+
+    hint: Optional[str] = None
+
+    def __init__(self, message: Any = "", *, hint: Optional[str] = None):
+        self.hint = hint
         text = message if isinstance(message, str) else describe_value(message)
         if len(text) > 2 * MESSAGE_LIMIT + 1:
             # Only the first and last MESSAGE_LIMIT characters can be shown (compat.text).

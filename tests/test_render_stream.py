@@ -273,7 +273,7 @@ def test_bad_input_is_refused_before_any_audio(capsys, tmp_path, di, no_processi
     ("time,drive,drive\n0,1,1\n", "distinct"),
     ("time,drive\n0,0.2\n0,0.5\n", "increase"),
     ("time,drive\n0,0.2,9\n", "cells"),
-    ("time,drive\n0,x\n", "not a number"),
+    ("time,drive\n0,x\n", "neither a number nor true/false"),
     ("time,drive,volume\n0,0.2,1\n", "volume"),
     ("", "empty"),
 ])
@@ -353,9 +353,9 @@ def test_plot_is_drawn_from_the_streamed_envelope(capsys, tmp_path, di, monkeypa
     drawn = {}
     real = plot.automation_png
 
-    def spy(audio, rate, curves, title):
-        drawn.update(audio=audio, rate=rate, curves=curves, title=title)
-        return real(audio, rate, curves, title)
+    def spy(audio, rate, curves, title, **kw):
+        drawn.update(audio=audio, rate=rate, curves=curves, title=title, **kw)
+        return real(audio, rate, curves, title, **kw)
 
     monkeypatch.setattr(plot, "automation_png", spy)
     code, out, err = run(capsys, "render", *model_args("catwavenet"), "--input", di, "--output", tmp_path / "o.wav",
@@ -375,6 +375,7 @@ def test_plot_is_drawn_from_the_streamed_envelope(capsys, tmp_path, di, monkeypa
     middle = ((np.arange(2989) + 0.5) * (2989 / 2989)).astype(int) + 11
     assert np.allclose(values, np.interp(middle / RATE, [0, 0.06], [0, 1]))
     assert "constant: bright=0 tone=0.2" in drawn["title"]
+    assert drawn["knobs"] == [k.to_json() for k in load("catwavenet").knobs]  # each knob on its own range
     from PIL import Image
 
     image = Image.open(tmp_path / "o.png")
@@ -386,7 +387,7 @@ def test_plot_without_automation_shows_every_knob(capsys, tmp_path, di, monkeypa
     from compat.migrate import plot
 
     drawn = {}
-    monkeypatch.setattr(plot, "automation_png", lambda audio, rate, curves, title: drawn.update(curves=curves) or b"png")
+    monkeypatch.setattr(plot, "automation_png", lambda audio, rate, curves, title, **kw: drawn.update(curves=curves) or b"png")
     code, _, err = run(capsys, "render", *model_args("catlstm"), "--input", di, "--output", tmp_path / "o.wav",
                        "--knob", "drive=0.9", "--plot", tmp_path / "o.png")
     assert code == 0, err

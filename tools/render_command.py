@@ -39,6 +39,10 @@ DEFAULT_BLOCK = 4096
 MAX_BLOCK = 65_536
 DEFAULT_CONTROL_PERIOD = 32
 PLOT_POINTS = 4000  # knob values drawn per curve
+# --offline holds the whole signal and every layer's output over it: measured 130 to 900
+# bytes per sample (0.4 to 2.6 GB per minute at 48 kHz) for the fixtures and stock-size
+# models (docs/streaming.md); above this length it says so once.
+OFFLINE_WARN_SECONDS = 120
 
 DESCRIPTION = (
     "Run a legacy model on mono audio (.wav, .flac, .aiff or float32 .npy). The file is streamed: read, "
@@ -154,6 +158,9 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
         rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate)
         envelope = _envelope(args, reader.frames - skip)
         source = f"--input {args.input}"
+        if automation is not None:  # the automation's clock is the input's: points after its end never play
+            for line in automation.unreached(reader.frames / rate):
+                _warn(line)
         find_nonfinite(args.input, source=source, sample_rate=rate)  # a float file is scanned first: refused before any output
         with warnings.catch_warnings():
             # Out-of-range values were reported once per knob and curve while checking them
@@ -173,7 +180,18 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
             "nonfinite": write.nonfinite}
 
 
+def _warn_offline_length(args, legacy) -> None:
+    with open_audio(args.input) as reader:  # the header only: before anything is held in memory
+        frames, rate = reader.frames, reader.sample_rate or legacy.sample_rate or TRAINING_RATE
+    seconds = frames / rate
+    if seconds > OFFLINE_WARN_SECONDS:
+        _warn(f"--offline holds all {seconds / 60:.3g} min of --input {args.input} in memory at once (0.4 to 2.6 GB per "
+              "minute, by model), shows no progress and hears Ctrl-C only at the end; without --offline it streams in "
+              "flat memory, equal within 1e-6")
+
+
 def _render_offline(args, legacy, knobs, automation) -> Dict:
+    _warn_offline_length(args, legacy)
     audio = read_audio(args.input)
     skip = _check_length(args, audio.samples.size, legacy.model.receptive_field)
     rate = check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate)
@@ -246,7 +264,7 @@ def _plot(args, legacy, knobs, automation, envelope, rate: int, skip: int) -> Op
         _warn(f"--plot {args.plot}: this model has no knobs to plot; no plot written")
         return None
     try:
-        return automation_png(envelope, rate, curves, title)
+        return automation_png(envelope, rate, curves, title, knobs=[k.to_json() for k in legacy.knobs])
     except PlotUnavailable as e:
         _warn(f"--plot {args.plot} not written: {e}")
         return None
@@ -283,7 +301,9 @@ def _report(args, legacy, knobs, automation, done: Dict) -> None:
         if automated else format_knobs(knobs, names)
     line = f"wrote {done['output']} ({done['samples']} samples at {done['sample_rate']} Hz; knobs {constant}"
     for name, c in automated.items():
-        line += f"; {shown_name(name)} automated, {len(c.times)} points from {number(c.times[0])} s to {number(c.times[-1])} s"
+        span = f"1 point at {number(c.times[0])} s" if len(c.times) == 1 else \
+            f"{len(c.times)} points from {number(c.times[0])} s to {number(c.times[-1])} s"
+        line += f"; {shown_name(name)} automated, {span}"
     print(line + ")")
     if done["plot"] is not None:
         print(f"wrote {done['plot']}")
@@ -319,6 +339,8 @@ def add_parser(verbs, add_model_args) -> None:
                    "does not depend on it (beyond 1e-6)")
     p.add_argument("--control-period", default=None, metavar="N", help=CONTROL_HELP)
     p.add_argument("--offline", action="store_true",
-                   help="run the model's own forward on the whole file at once: the exact bits of the release that made it, "
-                   "memory growing with the length; constant knobs only")
+                   help="run the model's own forward on the whole file at once: the exact bits of the release that made it. "
+                   "Constant knobs only. Memory grows with the length (0.4 to 2.6 GB per minute of 48 kHz audio, by model), "
+                   "there is no progress bar, and Ctrl-C is heard only when the forward ends; a warning above "
+                   f"{OFFLINE_WARN_SECONDS // 60} minutes. Without it the render streams in flat memory, equal within 1e-6")
     p.set_defaults(run=cmd_render)
