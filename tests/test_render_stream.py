@@ -117,6 +117,24 @@ def test_offline_flag_is_the_forward_bit_for_bit(capsys, tmp_path, di, case):
     assert np.array_equal(np.load(tmp_path / "o.npy"), expected)
 
 
+def test_offline_warns_above_its_documented_length(capsys, tmp_path, di, monkeypatch):
+    """--offline holds the whole file (hundreds of bytes per sample): above OFFLINE_WARN_SECONDS
+    (2 minutes; lowered here so a short take crosses it) it says so once, and still gives
+    the forward's exact bits."""
+    import tools.render_command as render_command
+
+    assert render_command.OFFLINE_WARN_SECONDS == 120
+    code, _, err = run(capsys, "render", *model_args("catlstm"), "--input", di, "--output", tmp_path / "a.npy", "--offline")
+    assert (code, err) == (0, "")
+    monkeypatch.setattr(render_command, "OFFLINE_WARN_SECONDS", 0.06)  # the take is 0.0625 s
+    code, _, err = run(capsys, "render", *model_args("catlstm"), "--input", di, "--output", tmp_path / "b.npy", "--offline")
+    assert code == 0
+    assert err == ("nam-legacy: warning: --offline holds the whole input (0.00104 min) in memory at once (0.4 to 2.6 GB per "
+                   "minute, by model), with no progress bar and Ctrl-C heard only at the end; without --offline it streams in "
+                   "flat memory, equal within 1e-6\n")
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
 def test_streamed_nam_file_from_another_release(capsys, tmp_path, di):
     nam = FIXTURES / "0.5.1" / "catlstm" / "export" / "model.nam"
     code, _, err = run(capsys, "render", nam, "--input", di, "--output", tmp_path / "o.wav", "--block", "100")

@@ -185,9 +185,9 @@ def _warn_offline_length(args, legacy) -> None:
         frames, rate = reader.frames, reader.sample_rate or legacy.sample_rate or TRAINING_RATE
     seconds = frames / rate
     if seconds > OFFLINE_WARN_SECONDS:
-        _warn(f"--offline holds all {seconds / 60:.3g} min of --input {args.input} in memory at once (0.4 to 2.6 GB per "
-              "minute, by model), shows no progress and hears Ctrl-C only at the end; without --offline it streams in "
-              "flat memory, equal within 1e-6")
+        _warn(f"--offline holds the whole input ({seconds / 60:.3g} min) in memory at once (0.4 to 2.6 GB per minute, by "
+              "model), with no progress bar and Ctrl-C heard only at the end; without --offline it streams in flat memory, "
+              "equal within 1e-6")
 
 
 def _render_offline(args, legacy, knobs, automation) -> Dict:
