@@ -13,6 +13,14 @@ on any error or interrupt the temporary is removed and nothing appears. The WAV 
 written here (44 bytes) rather than by libsndfile, whose float WAVs carry a PEAK chunk with a
 wall-clock timestamp: renders would then differ byte-wise from run to run.
 
+libsndfile reads WAV/FLAC/AIFF through the file's descriptor (no Python code runs inside
+a read), so an interrupt always surfaces as a KeyboardInterrupt between blocks.
+
+Non-finite samples: a float file (or .npy) can hold NaN or infinity, which a model turns
+into NaN from that sample on (an LSTM's state never recovers). `check_finite` refuses a
+block holding one, naming the first; `find_nonfinite` scans a file for it before a render
+starts (only float encodings are read: integer ones cannot hold it).
+
 Untrusted files: the sample count a header claims is checked against the file's size before
 anything is allocated from it; multi-channel audio is refused.
 """
@@ -40,6 +48,8 @@ _MAX_WAV_DATA = 0xFFFFFFFF - 36  # RIFF sizes are 32-bit
 _MAX_SAMPLES = 1 << 31
 # Bytes per sample of the uncompressed encodings: their files must hold what they claim.
 _WIDTH = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8, "ULAW": 1, "ALAW": 1}
+# Encodings whose decoded samples are always finite.
+_INTEGER = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW")
 _UNCOMPRESSED = ("WAV", "WAVEX", "AIFF", "RF64", "W64")
 # Compressed encodings can claim any length; reading them whole stops at this many samples
 # (about 93 minutes at 48 kHz; stream longer takes).
@@ -72,6 +82,9 @@ class AudioReader:
         self.sample_rate = sample_rate  # None for .npy
         self.frames = frames  # what the header says (checked against the file size where it can be)
         self._file = file
+
+    # whether the encoding can hold NaN or infinity (float); integer PCM cannot
+    may_hold_nonfinite = True
 
     def read(self, n: int) -> np.ndarray:
         """Up to n samples (fewer only at the end)."""
@@ -140,7 +153,11 @@ class _SoundFileReader(AudioReader):
         import soundfile
 
         try:
-            self._sf = soundfile.SoundFile(file)
+            # libsndfile reads the descriptor itself. Handing it the Python file object
+            # instead (soundfile's virtual I/O) runs Python callbacks inside every read, and
+            # a Ctrl-C landing in one is swallowed by cffi: the read comes back short, as a
+            # decoding error or a silent end of file (a truncated output, exit 0).
+            self._sf = soundfile.SoundFile(file.fileno(), closefd=False)
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as e:
             detail = getattr(e, "error_string", "") or str(e)
             kind = "WAV" if path.suffix.lower() in (".wav", ".wave") else path.suffix.lstrip(".").upper()
@@ -151,6 +168,7 @@ class _SoundFileReader(AudioReader):
             raise ConfigError(f"{path}: {channels} channels; models take mono audio")
         # FLAC reports a PCM subtype too: only uncompressed containers are bounded by size
         self.compressed = self._sf.format not in _UNCOMPRESSED or self._sf.subtype not in _WIDTH
+        self.may_hold_nonfinite = self._sf.subtype not in _INTEGER
         frames = self._sf.frames
         if not self.compressed and frames * _WIDTH[self._sf.subtype] > os.fstat(file.fileno()).st_size:
             self._sf.close()
@@ -196,6 +214,34 @@ def read_audio(path) -> Audio:
         except OSError as e:
             raise FileAccessError(f"cannot read {path}: {e.strerror or e}") from None
         return Audio(samples, reader.sample_rate)
+
+
+def check_finite(samples: np.ndarray, *, start: int = 0, sample_rate: Optional[float] = None, source: str = "the input") -> None:
+    """ConfigError naming the first NaN or infinite sample of `samples` (sample `start` of
+    `source`'s signal); nothing when all are finite."""
+    finite = np.isfinite(samples)
+    if finite.all():
+        return
+    i = int(np.argmin(finite))
+    index = start + i
+    when = f" (at {index / sample_rate:.6g} s)" if sample_rate else ""
+    value = "NaN" if np.isnan(samples[i]) else ("+inf" if samples[i] > 0 else "-inf")
+    raise ConfigError(f"{source}: sample {index}{when} is {value}; a model would output NaN from there on "
+                      "(repair or replace the audio)")
+
+
+def find_nonfinite(path, *, source: Optional[str] = None, sample_rate: Optional[float] = None, block: int = 1 << 20) -> None:
+    """Scan a whole audio file and raise check_finite's error at its first NaN or infinite
+    sample; integer encodings, which cannot hold one, are not read. `sample_rate` places
+    it in time when the file has none (.npy)."""
+    with open_audio(path) as reader:
+        if not reader.may_hold_nonfinite:
+            return
+        rate = reader.sample_rate or sample_rate
+        done = 0
+        for x in reader.blocks(block):
+            check_finite(x, start=done, sample_rate=rate, source=source or str(path))
+            done += x.size
 
 
 # --- writing ---

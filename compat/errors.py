@@ -24,7 +24,7 @@ from .text import MESSAGE_LIMIT, clip, describe_value, one_line, quote
 
 __all__ = [
     "ConfigError", "CorruptFileError", "DependencyError", "FileAccessError", "LegacyError", "MESSAGE_LIMIT", "UnknownFormatError",
-    "UnsafeFileError", "UnsupportedReleaseError", "WeightsMismatchError", "describe_value", "names_file",
+    "NonFiniteWeightsError", "UnsafeFileError", "UnsupportedReleaseError", "WeightsMismatchError", "describe_value", "names_file",
     "naming", "one_line", "quote",
 ]
 
@@ -32,9 +32,19 @@ _NAME_LIMIT = 80  # a file name in a prefix: clipped, keeping its extension
 
 
 class LegacyError(Exception):
-    """Base class: anything wrong with a legacy file or its use."""
+    """Base class: anything wrong with a legacy file or its use.
 
-    def __init__(self, message: Any = ""):
+    `hint` names a remedy the message leaves to its caller, because each caller spells it
+    differently: "extrapolate" (allow continuous knobs outside their range: the API's
+    `allow_out_of_range=True`, the CLI's `--extrapolate`) or "param-config" (give the
+    knobs' param config: the API's `param_config=`, the CLI's `--param-config`). The
+    message itself names no option; the CLI appends its flag (tools/hints.py).
+    """
+
+    hint: Optional[str] = None
+
+    def __init__(self, message: Any = "", *, hint: Optional[str] = None):
+        self.hint = hint
         text = message if isinstance(message, str) else describe_value(message)
         if len(text) > 2 * MESSAGE_LIMIT + 1:
             # Only the first and last MESSAGE_LIMIT characters can be shown (compat.text).
@@ -137,3 +147,9 @@ class WeightsMismatchError(LegacyError):
 
 class DependencyError(LegacyError):
     """A package a feature needs is missing or broken (e.g. current NAM for `compat.migrate.register`)."""
+
+
+class NonFiniteWeightsError(ConfigError, ValueError):
+    """The model's weights hold NaN or infinite values (a diverged training run): it can only
+    output NaN, so nothing is migrated, packed or exported from it (compat/finite.py). Also a
+    ValueError, which the writers raised for it before."""

@@ -33,6 +33,7 @@ from nam_legacy.releases import DEFAULT, ReleaseProfile
 
 from . import architectures, upgrades
 from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
+from .finite import check_finite_weights
 from .formats.parametric_nam_write import write_parametric_nam
 from .loader import LegacyModel
 from .loading import target_release
@@ -182,6 +183,7 @@ def export(
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    check_finite_weights(legacy, "export")  # before any output exists
     if fmt == "parametric-nam":
         return _export_parametric_nam(legacy, Path(output), release, date, overwrite, inputs)
     profile = default_release(legacy.architecture, fmt) if release is None else target_release(release)

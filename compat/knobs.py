@@ -16,7 +16,18 @@ from .errors import ConfigError
 
 
 class KnobError(ConfigError):
-    """A knob value the model cannot take: not finite, out of range, a boolean not 0/1."""
+    """A knob value the model cannot take: not finite, out of range, a boolean not 0/1.
+
+    An out-of-range continuous value has `hint == "extrapolate"`: pass
+    `allow_out_of_range=True` to run it anyway (the CLI's --extrapolate)."""
+
+
+class SwitchWord(float):
+    """A knob value written as true or false (1.0 / 0.0): fine for a boolean knob, refused
+    for a continuous one, where it is almost certainly a mistake."""
+
+    def __repr__(self) -> str:
+        return "true" if self else "false"
 
 
 class OutOfRangeWarning(UserWarning):
@@ -55,14 +66,31 @@ class KnobSpec:
         elif self.minval is not None and self.maxval is not None and not self.minval <= value <= self.maxval:
             text = f"knob {self.name} = {_num(value)} is outside its range {self.allowed}"
             if not allow_out_of_range:
-                raise KnobError(f"{text} (pass --extrapolate / allow_out_of_range=True to run it anyway)")
+                raise KnobError(text, hint="extrapolate")
             warnings.warn(f"{text}: extrapolating", OutOfRangeWarning, stacklevel=3)
         return value
 
 
 def _num(v: float) -> str:
-    """Knob values as people write them: 1 not 1.0, 0.25, 1e-06."""
-    return f"{v:g}" if v == v and abs(v) != float("inf") else str(v)
+    """Knob values as people write them, and never rounded: 1 not 1.0, 0.25, 1e-06, and
+    1.0000000001 (the shortest text that reads back as the same float), so a value just
+    outside a range never prints as its bound."""
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    if v == int(v) and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v)
+
+
+def check_switch_words(specs: Sequence[KnobSpec], named: Mapping[str, float], where: str = "--knob") -> None:
+    """Refuse true/false (SwitchWord) for continuous knobs."""
+    by_name = {s.name: s for s in specs}
+    for name, value in named.items():
+        spec = by_name.get(name)
+        if isinstance(value, SwitchWord) and spec is not None and spec.type != "boolean":
+            raise KnobError(f"{where} {name}={value!r}: knob {name} is continuous and takes a number "
+                            f"({spec.allowed}); true/false are for switches")
 
 
 def check_knob_values(specs: Sequence[KnobSpec], values: Sequence[float], *, allow_out_of_range: bool = False) -> List[float]:
@@ -107,6 +135,7 @@ def knob_vector(
 
     Named knobs that are not given take their defaults; positional values must be complete.
     """
+    check_switch_words(specs, named or {})
     return check_knob_values(specs, _knob_vector(specs, count, values, named), allow_out_of_range=allow_out_of_range)
 
 
@@ -133,7 +162,8 @@ def _knob_vector(specs, count, values, named) -> List[float]:
 
 
 def parse_named(pairs: Sequence[str]) -> Dict[str, float]:
-    """`["drive=0.5", "bright=1"]` → {"drive": 0.5, "bright": 1.0}."""
+    """`["drive=0.5", "bright=true"]` → {"drive": 0.5, "bright": 1.0}; true/false become
+    SwitchWord values, which knob_vector refuses for continuous knobs."""
     out: Dict[str, float] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -143,10 +173,10 @@ def parse_named(pairs: Sequence[str]) -> Dict[str, float]:
             raise ConfigError(f"--knob {name.strip()} is given twice")
         value = value.strip().lower()
         if value in ("true", "false"):  # boolean knobs
-            out[name.strip()] = 1.0 if value == "true" else 0.0
+            out[name.strip()] = SwitchWord(value == "true")
             continue
         try:
             out[name.strip()] = float(value)
         except ValueError:
-            raise ConfigError(f"--knob {name.strip()}: {value!r} is not a number") from None
+            raise ConfigError(f"--knob {name.strip()}: {value!r} is neither a number nor true/false") from None
     return out

@@ -18,6 +18,7 @@ from nam_legacy.releases import ReleaseProfile
 from . import architectures, weights
 from .describe import knob_count
 from .detect import ReleaseRange
+from .finite import nonfinite_warning
 from .errors import ConfigError, UnknownFormatError, UnsupportedReleaseError, names_file, naming
 from .formats import RawModel
 from .formats.configs import read_config
@@ -98,6 +99,12 @@ def load(
     return _from_raw(reader(path), user_params, target)
 
 
+def _weight_warnings(model) -> List[str]:
+    """NaN or infinite weights still load (to be inspected), with a warning (compat/finite.py)."""
+    note = nonfinite_warning(model)
+    return [] if note is None else [note]
+
+
 def _from_checkpoint(path, config, user_params, target) -> LegacyModel:
     if config is None:
         raise ConfigError(f"{path.name} is a Lightning checkpoint, which carries no architecture: pass its model config (--config)")
@@ -115,7 +122,7 @@ def _from_checkpoint(path, config, user_params, target) -> LegacyModel:
         sample_rate=loaded.sample_rate,
         initial_state="learned" if loaded.architecture == "CatLSTM" else None,
         metadata={"lightning_version": loaded.lightning_version},
-        warnings=list(loaded.notes),
+        warnings=[*loaded.notes, *_weight_warnings(loaded.model)],
     )
 
 
@@ -138,5 +145,5 @@ def _from_raw(raw: RawModel, user_params, target: ReleaseProfile) -> LegacyModel
         sample_rate=raw.sample_rate,
         initial_state="exported burn-in" if raw.architecture == "CatLSTM" else None,
         metadata=dict(raw.metadata),
-        warnings=list(raw.warnings),
+        warnings=[*raw.warnings, *_weight_warnings(model)],
     )

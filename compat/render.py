@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 import torch
 
+from .audio import check_finite
 from .describe import knob_count
 from .errors import ConfigError
 from .knobs import check_knob_values
@@ -18,8 +19,9 @@ def render(model: torch.nn.Module, knobs: Sequence[float], x: np.ndarray, *, pad
     """The model's output for mono float audio `x` with knob values in sorted-name order.
 
     With pad_start (the default) the output has the input's length; without, it is
-    shorter by receptive_field - 1. Empty audio and non-finite knob values are input
-    errors (ConfigError / KnobError), whatever the model class would do with them.
+    shorter by receptive_field - 1. Empty audio, NaN or infinite samples and non-finite
+    knob values are input errors (ConfigError / KnobError), whatever the model class
+    would do with them.
     """
     expected = knob_count(model)
     if len(knobs) != expected:
@@ -27,6 +29,7 @@ def render(model: torch.nn.Module, knobs: Sequence[float], x: np.ndarray, *, pad
     knobs = check_knob_values((), knobs)  # finiteness; ranges need the specs (compat.knobs.knob_vector)
     if len(x) == 0:
         raise ConfigError("the input audio has no samples")
+    check_finite(np.asarray(x))
     if not pad_start and len(x) < model.receptive_field:
         raise ConfigError(f"input has {len(x)} samples; without padding it needs {model.receptive_field}")
     params = torch.tensor(np.asarray(knobs, dtype=np.float32))
@@ -43,6 +46,7 @@ def render_blocks(
     automation=None,
     skip: int = 0,
     progress: Optional[Callable[[int], None]] = None,
+    source: str = "the input",
 ) -> int:
     """Stream `blocks` of input audio through the stream processor `proc` (compat.stream),
     handing each output block to `write`; returns how many samples were written.
@@ -53,9 +57,13 @@ def render_blocks(
         pad_start pad; dropping its first receptive_field - 1 samples gives the output
         of the unpadded forward (pad_start=False).
     :param progress: called with the number of input samples of each block done.
+    :param source: names the input in the error for a NaN or infinite sample (a
+        ConfigError: the model would output NaN from there on).
     """
-    written = 0
+    written = read = 0
     for x in blocks:
+        check_finite(x, start=read, sample_rate=proc.sample_rate, source=source)
+        read += x.size
         knobs = None if automation is None else automation.block(proc.position, x.size, proc.sample_rate)
         y = proc.process(x, knobs=knobs)
         if skip:

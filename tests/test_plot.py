@@ -113,18 +113,37 @@ def test_automation_figure():
     rate = 1000
     audio = np.sin(np.linspace(0, 60, 2500))
     curves = {"drive": np.linspace(0, 1, 2500), "bright": np.array([0.0, 0.0, 1.0, 1.0, 1.0])}
-    fig = automation_figure(audio, rate, curves, "amp.nam: automation")
-    ax, knob_ax = fig.axes
-    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "audio (sample value)"
-    assert knob_ax.get_ylabel() == "knob value" and ax.get_title() == "amp.nam: automation"
-    drive, bright = knob_ax.get_lines()
-    assert (drive.get_label(), bright.get_label()) == ("drive", "bright")
-    assert ax.get_xlim() == (0.0, 2.5)
-    xs = bright.get_xdata()
-    assert np.allclose(xs, [0.25, 0.75, 1.25, 1.75, 2.25])  # block values spread over the 2.5 s
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["audio (min/max)", "drive", "bright"]
-    lo, hi = knob_ax.get_ylim()
-    assert lo < 0 and hi > 1
+    fig = automation_figure(audio, rate, curves, "amp.nam: automation", knobs=KNOBS)
+    ax, drive_ax, bright_ax = fig.axes  # the waveform, then one panel per knob, sharing the time axis
+    assert ax.get_ylabel() == "audio (sample value)" and ax.get_title() == "amp.nam: automation"
+    assert bright_ax.get_xlabel() == "time (s)" and ax.get_xlim() == bright_ax.get_xlim() == (0.0, 2.5)
+    (drive,), (bright,) = drive_ax.get_lines(), bright_ax.get_lines()
+    assert (drive_ax.get_ylabel(), bright_ax.get_ylabel()) == ("drive", "bright")
+    assert drive.get_label() == "drive (range 0 to 1)" and bright.get_label() == "bright (switch)"
+    assert np.allclose(bright.get_xdata(), [0.25, 0.75, 1.25, 1.75, 2.25])  # block values spread over the 2.5 s
+    assert [t.get_text() for t in bright_ax.get_yticklabels()] == ["off", "on"]
+    assert [t.get_text() for t in drive_ax.get_yticklabels()] == ["0", "1"]
+
+
+def test_each_knob_is_drawn_on_its_own_range():
+    """A sweep over a sixth of a knob's range looks like one: the panel spans the param
+    config's range, not the values (the README's drive=0:0,30:1 on a 5 s file)."""
+    rate, audio = 1000, np.zeros(5000)
+    curves = {"drive": np.linspace(0, 1 / 6, 500), "tone": np.full(500, 0.3), "level": np.linspace(0.5, 1.5, 500)}
+    fig = automation_figure(audio, rate, curves, "t", knobs=KNOBS)
+    drive_ax, tone_ax, level_ax = fig.axes[1:]
+    for panel in (drive_ax, tone_ax):
+        lo, hi = panel.get_ylim()
+        assert lo < 0 < 1 < hi and hi - lo < 1.3  # 0 to 1 with a margin
+    (drive,) = drive_ax.get_lines()
+    lo, hi = drive_ax.get_ylim()
+    assert (drive.get_ydata().max() - lo) / (hi - lo) < 0.3  # the line stays in the panel's lower part
+    lo, hi = level_ax.get_ylim()
+    assert lo < 0 and 1.5 < hi  # extrapolated values widen the range instead of leaving the panel
+    # without specs: the values' own span (a flat one around its value)
+    free = automation_figure(audio, rate, {"x": np.full(10, 2.0)}, "t").axes[1]
+    lo, hi = free.get_ylim()
+    assert lo < 2 < hi and free.get_lines()[0].get_label() == "x (range unknown)"
 
 
 def test_plot_automation_writes_a_png(tmp_path):

@@ -117,6 +117,24 @@ def test_offline_flag_is_the_forward_bit_for_bit(capsys, tmp_path, di, case):
     assert np.array_equal(np.load(tmp_path / "o.npy"), expected)
 
 
+def test_offline_warns_above_its_documented_length(capsys, tmp_path, di, monkeypatch):
+    """--offline holds the whole file (hundreds of bytes per sample): above OFFLINE_WARN_SECONDS
+    (2 minutes; lowered here so a short take crosses it) it says so once, and still gives
+    the forward's exact bits."""
+    import tools.render_command as render_command
+
+    assert render_command.OFFLINE_WARN_SECONDS == 120
+    code, _, err = run(capsys, "render", *model_args("catlstm"), "--input", di, "--output", tmp_path / "a.npy", "--offline")
+    assert (code, err) == (0, "")
+    monkeypatch.setattr(render_command, "OFFLINE_WARN_SECONDS", 0.06)  # the take is 0.0625 s
+    code, _, err = run(capsys, "render", *model_args("catlstm"), "--input", di, "--output", tmp_path / "b.npy", "--offline")
+    assert code == 0
+    assert err == ("nam-legacy: warning: --offline holds the whole input (0.00104 min) in memory at once (0.4 to 2.6 GB per "
+                   "minute, by model), with no progress bar and Ctrl-C heard only at the end; without --offline it streams in "
+                   "flat memory, equal within 1e-6\n")
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
 def test_streamed_nam_file_from_another_release(capsys, tmp_path, di):
     nam = FIXTURES / "0.5.1" / "catlstm" / "export" / "model.nam"
     code, _, err = run(capsys, "render", nam, "--input", di, "--output", tmp_path / "o.wav", "--block", "100")
@@ -273,7 +291,7 @@ def test_bad_input_is_refused_before_any_audio(capsys, tmp_path, di, no_processi
     ("time,drive,drive\n0,1,1\n", "distinct"),
     ("time,drive\n0,0.2\n0,0.5\n", "increase"),
     ("time,drive\n0,0.2,9\n", "cells"),
-    ("time,drive\n0,x\n", "not a number"),
+    ("time,drive\n0,x\n", "neither a number nor true/false"),
     ("time,drive,volume\n0,0.2,1\n", "volume"),
     ("", "empty"),
 ])
@@ -353,9 +371,9 @@ def test_plot_is_drawn_from_the_streamed_envelope(capsys, tmp_path, di, monkeypa
     drawn = {}
     real = plot.automation_png
 
-    def spy(audio, rate, curves, title):
-        drawn.update(audio=audio, rate=rate, curves=curves, title=title)
-        return real(audio, rate, curves, title)
+    def spy(audio, rate, curves, title, **kw):
+        drawn.update(audio=audio, rate=rate, curves=curves, title=title, **kw)
+        return real(audio, rate, curves, title, **kw)
 
     monkeypatch.setattr(plot, "automation_png", spy)
     code, out, err = run(capsys, "render", *model_args("catwavenet"), "--input", di, "--output", tmp_path / "o.wav",
@@ -375,6 +393,7 @@ def test_plot_is_drawn_from_the_streamed_envelope(capsys, tmp_path, di, monkeypa
     middle = ((np.arange(2989) + 0.5) * (2989 / 2989)).astype(int) + 11
     assert np.allclose(values, np.interp(middle / RATE, [0, 0.06], [0, 1]))
     assert "constant: bright=0 tone=0.2" in drawn["title"]
+    assert drawn["knobs"] == [k.to_json() for k in load("catwavenet").knobs]  # each knob on its own range
     from PIL import Image
 
     image = Image.open(tmp_path / "o.png")
@@ -386,7 +405,7 @@ def test_plot_without_automation_shows_every_knob(capsys, tmp_path, di, monkeypa
     from compat.migrate import plot
 
     drawn = {}
-    monkeypatch.setattr(plot, "automation_png", lambda audio, rate, curves, title: drawn.update(curves=curves) or b"png")
+    monkeypatch.setattr(plot, "automation_png", lambda audio, rate, curves, title, **kw: drawn.update(curves=curves) or b"png")
     code, _, err = run(capsys, "render", *model_args("catlstm"), "--input", di, "--output", tmp_path / "o.wav",
                        "--knob", "drive=0.9", "--plot", tmp_path / "o.png")
     assert code == 0, err

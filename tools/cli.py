@@ -33,6 +33,7 @@ from . import demo, render_command
 from .audit import command as audit_command
 from .migrate_commands import add_parsers as add_migrate_parsers
 from .flags import EXIT_CODES, OneLineParser, add_overwrite, epilog
+from .hints import error_text
 from .output import install as install_output, internal_error_line, json_text, message_line
 from .report import format_inspect, show_progress
 
@@ -201,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             sys.stdout.flush()  # a closed pipe shows here, not at exit
             return code
         except (compat.LegacyError, LoudnessInputMissing) as e:
-            print(message_line(PROG, "error", e), file=sys.stderr)
+            print(message_line(PROG, "error", error_text(e)), file=sys.stderr)  # with its flag hint
             return EXIT_USAGE
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 import compat
 import compat.stream as stream
 from compat.atomic import atomic_write_bytes
-from compat.audio import open_audio, open_audio_writer, read_audio, write_audio
+from compat.audio import check_finite, find_nonfinite, open_audio, open_audio_writer, read_audio, write_audio
 from compat.errors import FileAccessError
 from compat.knobs import OutOfRangeWarning, knob_vector, parse_named
 from compat.outputs import check_output, input_paths
@@ -39,6 +39,10 @@ DEFAULT_BLOCK = 4096
 MAX_BLOCK = 65_536
 DEFAULT_CONTROL_PERIOD = 32
 PLOT_POINTS = 4000  # knob values drawn per curve
+# --offline holds the whole signal and every layer's output over it: measured 130 to 900
+# bytes per sample (0.4 to 2.6 GB per minute at 48 kHz) for the fixtures and stock-size
+# models (docs/streaming.md); above this length it says so once.
+OFFLINE_WARN_SECONDS = 120
 
 DESCRIPTION = (
     "Run a legacy model on mono audio (.wav, .flac, .aiff or float32 .npy). The file is streamed: read, "
@@ -124,7 +128,17 @@ def cmd_render(args) -> int:
     render_file = _render_offline if args.offline else _render_streamed
     done = render_file(args, legacy, knobs, automation)
     _report(args, legacy, knobs, automation, done)
+    if done["nonfinite"]:
+        _warn_nonfinite(args, legacy, done)
     return 0
+
+
+def _warn_nonfinite(args, legacy, done: Dict) -> None:
+    from compat.finite import nonfinite_weights, weights_text
+
+    bad, total = nonfinite_weights(legacy)
+    why = f" (the model: {weights_text(bad, total)})" if bad else ""
+    _warn(f"--output {args.output}: {done['nonfinite']} of {done['samples']} samples are NaN or infinite{why}")
 
 
 def _check_length(args, frames: int, receptive_field: int) -> int:
@@ -144,6 +158,11 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
         skip = _check_length(args, reader.frames, legacy.model.receptive_field)
         rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
         envelope = _envelope(args, reader.frames - skip)
+        source = f"--input {args.input}"
+        if automation is not None:  # the automation's clock is the input's: points after its end never play
+            for line in automation.unreached(reader.frames / rate):
+                _warn(line)
+        find_nonfinite(args.input, source=source, sample_rate=rate)  # a float file is scanned first: refused before any output
         with warnings.catch_warnings():
             # Out-of-range values were reported once per knob and curve while checking them
             # above; the stream would report them again for every block.
@@ -155,16 +174,29 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
             with bar, open_audio_writer(args.output, rate) as writer:
                 write = _writer(writer, args.output, envelope)
                 samples = render_blocks(proc, reader.blocks(args.block or DEFAULT_BLOCK), write, automation=automation,
-                                        skip=skip, progress=bar.update)
+                                        skip=skip, progress=bar.update, source=source)
                 png = _plot(args, legacy, knobs, automation, envelope, rate, skip)  # before the audio appears
     plot = _publish_plot(args, png)
-    return {"output": Path(args.output), "samples": samples, "sample_rate": rate, "plot": plot}
+    return {"output": Path(args.output), "samples": samples, "sample_rate": rate, "plot": plot,
+            "nonfinite": write.nonfinite}
+
+
+def _warn_offline_length(args, legacy) -> None:
+    with open_audio(args.input) as reader:  # the header only: before anything is held in memory
+        frames, rate = reader.frames, reader.sample_rate or legacy.sample_rate or TRAINING_RATE
+    seconds = frames / rate
+    if seconds > OFFLINE_WARN_SECONDS:
+        _warn(f"--offline holds the whole input ({seconds / 60:.3g} min) in memory at once (0.4 to 2.6 GB per minute, by "
+              "model), with no progress bar and Ctrl-C heard only at the end; without --offline it streams in flat memory, "
+              "equal within 1e-6")
 
 
 def _render_offline(args, legacy, knobs, automation) -> Dict:
+    _warn_offline_length(args, legacy)
     audio = read_audio(args.input)
     skip = _check_length(args, audio.samples.size, legacy.model.receptive_field)
     rate = check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
+    check_finite(audio.samples, sample_rate=rate, source=f"--input {args.input}")
     y = render(legacy.model, knobs, audio.samples, pad_start=args.pad_start)
     envelope = _envelope(args, y.size)
     if envelope is not None:
@@ -172,7 +204,8 @@ def _render_offline(args, legacy, knobs, automation) -> Dict:
     png = _plot(args, legacy, knobs, automation, envelope, rate, skip)
     with _naming(args.output):
         out = write_audio(args.output, y, rate)
-    return {"output": out, "samples": int(y.shape[0]), "sample_rate": rate, "plot": _publish_plot(args, png)}
+    return {"output": out, "samples": int(y.shape[0]), "sample_rate": rate, "plot": _publish_plot(args, png),
+            "nonfinite": int(np.count_nonzero(~np.isfinite(y)))}
 
 
 @contextmanager
@@ -187,12 +220,15 @@ def _naming(path):
 
 
 def _writer(writer, path, envelope):
+    """The block writer; `write.nonfinite` counts the NaN or infinite samples written."""
     def write(block: np.ndarray) -> None:
         with _naming(path):
             writer.write(block)
+        write.nonfinite += int(block.size - np.count_nonzero(np.isfinite(block)))
         if envelope is not None:  # a compressed file may decode to more than its header said
             envelope.add(block[: envelope.total - envelope.seen])
 
+    write.nonfinite = 0
     return write
 
 
@@ -229,7 +265,7 @@ def _plot(args, legacy, knobs, automation, envelope, rate: int, skip: int) -> Op
         _warn(f"--plot {args.plot}: this model has no knobs to plot; no plot written")
         return None
     try:
-        return automation_png(envelope, rate, curves, title)
+        return automation_png(envelope, rate, curves, title, knobs=[k.to_json() for k in legacy.knobs])
     except PlotUnavailable as e:
         _warn(f"--plot {args.plot} not written: {e}")
         return None
@@ -258,6 +294,7 @@ def _report(args, legacy, knobs, automation, done: Dict) -> None:
                   "knobs": knobs_json(knobs, names),
                   "automation": {n: {"times": c.times.tolist(), "values": c.values.tolist()} for n, c in automated.items()},
                   "plot": None if done["plot"] is None else str(done["plot"]),
+                  "nonfinite_samples": done["nonfinite"],
                   "streamed": not args.offline}
         print(json_text(report))
         return
@@ -265,7 +302,9 @@ def _report(args, legacy, knobs, automation, done: Dict) -> None:
         if automated else format_knobs(knobs, names)
     line = f"wrote {done['output']} ({done['samples']} samples at {done['sample_rate']} Hz; knobs {constant}"
     for name, c in automated.items():
-        line += f"; {shown_name(name)} automated, {len(c.times)} points from {number(c.times[0])} s to {number(c.times[-1])} s"
+        span = f"1 point at {number(c.times[0])} s" if len(c.times) == 1 else \
+            f"{len(c.times)} points from {number(c.times[0])} s to {number(c.times[-1])} s"
+        line += f"; {shown_name(name)} automated, {span}"
     print(line + ")")
     if done["plot"] is not None:
         print(f"wrote {done['plot']}")
@@ -301,6 +340,8 @@ def add_parser(verbs, add_model_args) -> None:
                    "does not depend on it (beyond 1e-6)")
     p.add_argument("--control-period", default=None, metavar="N", help=CONTROL_HELP)
     p.add_argument("--offline", action="store_true",
-                   help="run the model's own forward on the whole file at once: the exact bits of the release that made it, "
-                   "memory growing with the length; constant knobs only")
+                   help="run the model's own forward on the whole file at once: the exact bits of the release that made it. "
+                   "Constant knobs only. Memory grows with the length (0.4 to 2.6 GB per minute of 48 kHz audio, by model), "
+                   "there is no progress bar, and Ctrl-C is heard only when the forward ends; a warning above "
+                   f"{OFFLINE_WARN_SECONDS // 60} minutes. Without it the render streams in flat memory, equal within 1e-6")
     p.set_defaults(run=cmd_render)

@@ -70,9 +70,9 @@ def parametric_document(legacy, *, date: Optional[datetime] = None) -> Dict[str,
     if count == 0:
         raise ConfigError(f"this {arch} takes no knobs; export it for current NAM with `nam-legacy migrate`")
     if not knobs:
-        raise ConfigError(
-            "a parametric-nam export needs the knob names, types, ranges and defaults, which this file does not carry: "
-            "pass the param config (--param-config / param_config=)"
+        raise ConfigError(  # the CLI adds its flag; API callers pass param_config= to compat.load
+            "a parametric-nam export needs the knob names, types, ranges and defaults, which this file does not carry",
+            hint="param-config",
         )
     if len(knobs) != count:
         raise ConfigError(f"the param config names {len(knobs)} knobs but the {arch} takes {count}")

@@ -27,6 +27,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 import numpy as np
 
 from ..atomic import atomic_write_bytes
+from ..errors import NonFiniteWeightsError
 from .fold import Folded
 
 __all__ = ["MODEL_VERSION", "PROVENANCE_KEY", "date_metadata", "nam_document", "provenance", "write_nam", "dumps"]
@@ -105,7 +106,8 @@ def dumps(document: Mapping[str, Any]) -> str:
     """The text current NAM writes for a document (`json.dump(d, fp)`: default separators)."""
     for value in document.get("weights", ()):
         if not math.isfinite(value):
-            raise ValueError("a .nam file cannot hold NaN or infinite weights")
+            # fold refuses NaN weights up front; this is the last guard (e.g. an overflow)
+            raise NonFiniteWeightsError("a .nam file cannot hold NaN or infinite weights")
     return json.dumps(document)
 
 

@@ -34,6 +34,7 @@ from nam_legacy.models.parametric.hyper_net import (
 
 from ..describe import knob_count
 from ..errors import ConfigError
+from ..finite import check_finite_weights
 from ..knobs import KnobSpec, knob_vector
 
 __all__ = ["Folded", "fold", "INITIAL_STATES"]
@@ -93,6 +94,7 @@ def fold(
         (with an OutOfRangeWarning) instead of raising KnobError.
     """
     module, specs, sample_rate = _unwrap(model)
+    check_finite_weights(module, "migrate")  # NaN in, NaN out: refused before any work
     if initial_state not in INITIAL_STATES:
         raise ConfigError(f"initial_state must be one of {', '.join(INITIAL_STATES)}, got {initial_state!r}")
     count = knob_count(module)

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..errors import ConfigError, FileAccessError, UnsupportedReleaseError
+from ..finite import check_finite_weights
 from ..knobs import KnobSpec, OutOfRangeWarning
 from .current_nam import MODEL_VERSION, dumps, nam_document, provenance
 from .fold import Folded, fold
@@ -531,6 +532,7 @@ def pack(
         if name not in names:
             raise ConfigError(f"unknown knob {name!r}; this model's knobs: {', '.join(names)}")
     check_grid(specs, grid, allow_out_of_range=allow_out_of_range)
+    check_finite_weights(legacy, "pack")  # before the folder is claimed
     check_version(_target_architecture(legacy.architecture), version)
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1")

@@ -6,10 +6,11 @@
   stay visible: each has its own colour, marker and line style, and markers shrink from
   line to line, so equal points show as concentric rings. A flat gain panel gets a
   readable scale around its value instead of a zoom into rounding noise.
-* `plot_automation`: knob automation curves over a waveform (for `render --automate`). The
+* `plot_automation`: knob automation curves under a waveform (for `render --automate`). The
   waveform is drawn as a min/max envelope of about one column per pixel, from the samples
   or from a `WaveformEnvelope` gathered block by block while a long file streams (memory
-  independent of its length).
+  independent of its length); each knob gets a panel of its own on its own range (a
+  shared axis would stretch a 0 to 0.16 sweep to full height).
 
 matplotlib is imported only when a plot is drawn (never pyplot, so no display is ever
 opened and no global backend is changed); without it, `PlotUnavailable` says how to get
@@ -252,6 +253,8 @@ def plot_automation(
     rate: float,
     curves: Mapping[str, Any],
     title: str,
+    *,
+    knobs: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Path:
     """Knob automation curves over a waveform, as a PNG at `path` (written atomically).
 
@@ -260,20 +263,45 @@ def plot_automation(
     :param curves: knob name → its values over the same span of time: one per sample or
         fewer (e.g. one per block), spread evenly over the audio's duration.
     :param title: names the model and the render.
+    :param knobs: the model's knob specs as JSON (name, type, minval, maxval): each knob is
+        drawn against its own range (a switch as off/on); without one, against its values.
     """
     out = Path(path)
-    atomic_write_bytes(out, automation_png(audio, rate, curves, title))
+    atomic_write_bytes(out, automation_png(audio, rate, curves, title, knobs=knobs))
     return out
 
 
-def automation_png(audio: Any, rate: float, curves: Mapping[str, Any], title: str) -> bytes:
+def automation_png(audio: Any, rate: float, curves: Mapping[str, Any], title: str, *,
+                   knobs: Optional[Sequence[Mapping[str, Any]]] = None) -> bytes:
     """plot_automation's PNG as bytes (to be written when the caller's other outputs are)."""
-    return _png(automation_figure(audio, rate, curves, title))
+    return _png(automation_figure(audio, rate, curves, title, knobs=knobs))
 
 
-def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title: str):
-    """plot_automation's figure (Agg canvas): the waveform as a min/max envelope (left
-    axis, sample value), each knob's curve on the right axis, time in seconds below."""
+def _knob_span(values: np.ndarray, spec: Optional[Mapping[str, Any]]) -> Tuple[float, float, str]:
+    """(low, high, range text) of a knob's panel: its param-config range (widened to any
+    extrapolated value), a switch's 0 to 1, else the span of its values."""
+    finite = values[np.isfinite(values)]
+    if spec is not None and spec.get("type") == "boolean":
+        return 0.0, 1.0, "switch"
+    lo, hi = (_number(spec.get("minval")), _number(spec.get("maxval"))) if spec is not None else (None, None)
+    if lo is not None and hi is not None and lo < hi:
+        text = f"range {_value(lo)} to {_value(hi)}"
+        if finite.size:
+            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+        return lo, hi, text
+    if not finite.size:
+        return 0.0, 1.0, "no finite values"
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo == hi:
+        lo, hi = lo - max(abs(lo), 1.0) * 0.5, hi + max(abs(hi), 1.0) * 0.5
+    return lo, hi, "range unknown"
+
+
+def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title: str, *,
+                      knobs: Optional[Sequence[Mapping[str, Any]]] = None):
+    """plot_automation's figure (Agg canvas): the waveform as a min/max envelope on top,
+    below it one panel per knob on that knob's own scale (its param-config range, so a
+    sweep over part of the range looks like one), time in seconds along the bottom."""
     if not (rate and math.isfinite(rate) and rate > 0):
         raise ValueError(f"rate must be a positive number, got {rate!r}")
     if isinstance(audio, WaveformEnvelope):
@@ -299,37 +327,39 @@ def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title:
         if v.size == 0:
             raise ValueError(f"curve {name!r} has no values")
         prepared[str(name)] = v
-    fig = _figure(10.0, 5.0)
-    ax = fig.subplots()
-    ax.fill_between(t, lo, hi, facecolor="0.7", edgecolor="0.7", linewidth=0.6, label="audio (min/max)", step="mid")
+    specs = {str(k.get("name")): k for k in (knobs or [])}
+    n = len(prepared)
+    fig = _figure(10.0, max(5.0, 3.0 + 1.3 * n))
+    ax, *panels = fig.subplots(1 + n, 1, sharex=True, height_ratios=(3.0,) + (1.3,) * n)
+    ax.fill_between(t, lo, hi, facecolor="0.7", edgecolor="0.7", linewidth=0.6, step="mid")
     level = np.abs(np.concatenate([lo, hi]))
     level = level[np.isfinite(level)]
     peak = float(level.max()) if level.size and level.max() > 0 else 1.0
     ax.set_ylim(-1.08 * peak, 1.08 * peak)
     ax.set_xlim(0, duration)
-    ax.set_xlabel("time (s)")
     ax.set_ylabel("audio (sample value)")
-    knob_ax = ax.twinx()
-    colors = _colors(len(prepared))
-    for k, ((name, v), color) in enumerate(zip(prepared.items(), colors)):
+    ax.set_title(title, fontsize=11)
+    colors = _colors(n)
+    for k, ((name, v), color, panel) in enumerate(zip(prepared.items(), colors, panels)):
+        spec = specs.get(name)
+        low, high, span = _knob_span(v, spec)
         ct = (np.arange(v.size) + 0.5) * (duration / v.size)  # each value at the middle of its span
         if v.size > _MAX_POINTS:
             idx = np.linspace(0, v.size - 1, _MAX_POINTS).round().astype(int)
             ct, v = ct[idx], v[idx]
-        knob_ax.plot(ct, v, color=color, linewidth=1.8, linestyle=_STYLES[k % len(_STYLES)], label=name,
-                     drawstyle="steps-mid" if v.size <= 64 else "default")
-    finite = np.concatenate([c[np.isfinite(c)] for c in prepared.values()] or [np.zeros(0)])
-    if finite.size:
-        a, b = float(finite.min()), float(finite.max())
-        pad = max(0.05 * (b - a), 0.05 if b == a else 0.0)
-        knob_ax.set_ylim(a - pad, b + pad)
-    knob_ax.set_ylabel("knob value")
-    handles = ax.get_legend_handles_labels()
-    knob_handles = knob_ax.get_legend_handles_labels()
-    fig.legend(handles[0] + knob_handles[0], handles[1] + knob_handles[1], fontsize=8, loc="outside lower center",
-               ncols=min(6, 1 + len(prepared)), frameon=False)
-    ax.set_title(title, fontsize=11)
-    ax.grid(True, color="0.9", linewidth=0.8)
+        panel.plot(ct, v, color=color, linewidth=1.8, label=f"{name} ({span})",
+                   drawstyle="steps-mid" if v.size <= 64 else "default")
+        pad = 0.1 * (high - low)
+        panel.set_ylim(low - pad, high + pad)
+        if spec is not None and spec.get("type") == "boolean":
+            panel.set_yticks([0.0, 1.0], ["off", "on"])
+        else:
+            panel.set_yticks([low, high], [_value(low), _value(high)])
+        panel.set_ylabel(name, rotation=0, ha="right", va="center")
+        panel.legend(loc="upper left", fontsize=8, frameon=False, handlelength=1.5)
+    for a in (ax, *panels):
+        a.grid(True, color="0.9", linewidth=0.8)
+    panels[-1].set_xlabel("time (s)")
     return fig
 
 

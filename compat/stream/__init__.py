@@ -20,7 +20,7 @@ from nam_legacy.models.parametric.hyper_net import HyperConvNet
 from ..describe import knob_count
 from ..errors import ConfigError
 from ..knobs import KnobError, OutOfRangeWarning
-from .automation import Automation, Curve, automation_from_args, parse_automate, read_automation_csv
+from .automation import Automation, Curve, automation_from_args, parse_automate, parse_automation_csv, read_automation_csv
 from .files import RenderedFile, stream_file
 from .hyperconv import HyperConvStream
 from .knobs import KnobResolver
@@ -47,6 +47,7 @@ __all__ = [
     "forward_control_rate",
     "open",
     "parse_automate",
+    "parse_automation_csv",
     "read_automation_csv",
     "stream_file",
 ]

@@ -15,29 +15,51 @@ intervals; booleans only take point values).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..errors import ConfigError, FileAccessError
-from ..knobs import KnobError, KnobSpec
-from .knobs import check_curve
+from ..knobs import KnobError, KnobSpec, _num
+from .knobs import first_bad
 
 MAX_CSV_BYTES = 64 << 20  # an automation file is text; this is generous
 
 
 @dataclass(frozen=True)
 class Curve:
-    """One knob's automation: point times (seconds, strictly increasing) and values."""
+    """One knob's automation: point times (seconds, strictly increasing) and values.
+
+    `origin` says where it was written ("--automate drive", "moves.csv") and `rows` the CSV
+    line of each point, for messages; `words` marks the values written as true/false,
+    which only switches (boolean knobs) take."""
 
     name: str
     times: np.ndarray
     values: np.ndarray
     step: bool = False  # hold each value until the next point (boolean knobs)
+    origin: str = ""
+    rows: Optional[Tuple[int, ...]] = None
+    words: Tuple[bool, ...] = ()
+
+    def point(self, i: int) -> str:
+        """Point i (0-based) as a message names it: `--automate drive point 2 (1 s: 2)`,
+        `moves.csv row 3 (drive at 4 s: 0.9)`."""
+        value = ("true" if self.values[i] else "false") if i < len(self.words) and self.words[i] else _num(self.values[i])
+        if self.rows is not None:
+            return f"{self.origin} row {self.rows[i]} ({self.name} at {_num(self.times[i])} s: {value})"
+        origin = self.origin or f"automation of knob {self.name},"
+        return f"{origin} point {i + 1} ({_num(self.times[i])} s: {value})"
+
+    def unreached(self, end: float) -> np.ndarray:
+        """Indices of the points after `end` seconds (a stream's end): never played. (One
+        exactly at the end is as good as reached: the last sample is within a sample of it.)"""
+        return np.flatnonzero(self.times > end)
 
     def evaluate(self, start: int, n: int, sample_rate: float) -> np.ndarray:
         """Values (float64) at samples start … start + n − 1 of a stream at `sample_rate`."""
@@ -50,27 +72,34 @@ class Curve:
         return np.clip(np.interp(t, self.times, self.values), self.values.min(), self.values.max())
 
 
-def _number(text: str, what: str) -> float:
+def _is_word(text: str) -> bool:
+    return text.strip().lower() in ("true", "false")
+
+
+def _number(text: str, what: str, *, words: bool = True) -> float:
     value = text.strip().lower()
-    if value in ("true", "false"):
+    if words and value in ("true", "false"):
         return 1.0 if value == "true" else 0.0
     try:
         number = float(value)
     except ValueError:
-        raise ConfigError(f"{what}: {text.strip()!r} is not a number") from None
+        kind = "neither a number nor true/false" if words else "not a number"
+        raise ConfigError(f"{what}: {text.strip()!r} is {kind}") from None
     if not math.isfinite(number):
         raise ConfigError(f"{what}: {text.strip()!r} is not a finite number")
     return number
 
 
-def _curve(name: str, times: Sequence[float], values: Sequence[float], where: str) -> Curve:
+def _curve(name: str, times: Sequence[float], values: Sequence[float], where: str, *, rows=None, words=()) -> Curve:
     if not times:
         raise ConfigError(f"{where}: knob {name} has no automation points")
     t = np.asarray(times, dtype=np.float64)
     if np.any(np.diff(t) <= 0):
         i = int(np.argmax(np.diff(t) <= 0))
-        raise ConfigError(f"{where}: the times of knob {name} must increase strictly ({t[i]:g} is followed by {t[i + 1]:g})")
-    return Curve(name, t, np.asarray(values, dtype=np.float64))
+        raise ConfigError(f"{where}: the times of knob {name} must increase strictly "
+                          f"({_num(t[i])} is followed by {_num(t[i + 1])})")
+    return Curve(name, t, np.asarray(values, dtype=np.float64), origin=where, rows=None if rows is None else tuple(rows),
+                 words=tuple(words))
 
 
 def parse_automate(text: str) -> Curve:
@@ -79,14 +108,15 @@ def parse_automate(text: str) -> Curve:
     name = name.strip()
     if not sep or not name or not points.strip():
         raise ConfigError(f"--automate takes NAME=T0:V0,T1:V1,... (seconds:value), got {text!r}")
-    times, values = [], []
-    for point in points.split(","):
+    times, values, words = [], [], []
+    for k, point in enumerate(points.split(","), start=1):
         t, sep, v = point.partition(":")
         if not sep:
             raise ConfigError(f"--automate {name}: each point is SECONDS:VALUE, got {point.strip()!r}")
-        times.append(_number(t, f"--automate {name} time"))
-        values.append(_number(v, f"--automate {name} value"))
-    return _curve(name, times, values, f"--automate {name}")
+        times.append(_number(t, f"--automate {name} point {k} time", words=False))
+        values.append(_number(v, f"--automate {name} point {k} value"))
+        words.append(_is_word(v))
+    return _curve(name, times, values, f"--automate {name}", words=words)
 
 
 def parse_automation_csv(text: str, source: str = "automation CSV") -> List[Curve]:
@@ -100,16 +130,17 @@ def parse_automation_csv(text: str, source: str = "automation CSV") -> List[Curv
     names = header[1:]
     if any(not n for n in names) or len(set(names)) != len(names):
         raise ConfigError(f"{source}: knob names in the header must be present and distinct")
-    points: Dict[str, List[List[float]]] = {n: [[], []] for n in names}
+    points: Dict[str, List[list]] = {n: [[], [], [], []] for n in names}  # times, values, rows, words
     for line, row in enumerate(rows[1:], start=2):
         if len(row) > len(header):
             raise ConfigError(f"{source} row {line}: {len(row)} cells but the header has {len(header)}")
-        time = _number(row[0], f"{source} row {line} time")
+        time = _number(row[0], f"{source} row {line} time", words=False)
         for name, cell in zip(names, row[1:]):
             if cell.strip():
-                points[name][0].append(time)
-                points[name][1].append(_number(cell, f"{source} row {line} {name}"))
-    return [_curve(n, t, v, source) for n, (t, v) in points.items()]
+                for column, value in zip(points[name], (time, _number(cell, f"{source} row {line} {name}"), line,
+                                                         _is_word(cell))):
+                    column.append(value)
+    return [_curve(n, t, v, source, rows=r, words=w) for n, (t, v, r, w) in points.items()]
 
 
 def read_automation_csv(path: Union[str, Path]) -> List[Curve]:
@@ -140,20 +171,51 @@ class Automation:
             spec = by_name.get(curve.name)
             if spec is None:
                 if not specs:
-                    raise KnobError(f"cannot automate {curve.name}: this model's knob names are unknown (pass a param config)")
+                    raise KnobError(f"cannot automate {curve.name}: this model's knob names are unknown", hint="param-config")
                 raise KnobError(f"cannot automate unknown knob {curve.name!r}; this model's knobs: {', '.join(by_name)}")
-            check_curve(spec, 0, curve.values, allow_out_of_range=allow_out_of_range, where=" (automation point)")
-            if spec.type == "boolean":
-                curve = Curve(curve.name, curve.times, curve.values, step=True)
+            _check_points(spec, curve, allow_out_of_range)
+            if spec.type == "boolean" and not curve.step:
+                curve = dataclasses.replace(curve, step=True)
             self.curves[curve.name] = curve
 
     @property
     def names(self) -> List[str]:
         return list(self.curves)
 
+    def unreached(self, end: float) -> List[str]:
+        """One warning line per curve with points after `end` seconds (where the stream
+        ends), which are never played."""
+        lines = []
+        for curve in self.curves.values():
+            late = curve.unreached(end)
+            if late.size:
+                which = ", ".join(f"{_num(t)} s" for t in curve.times[late][:3]) + (", …" if late.size > 3 else "")
+                origin = curve.origin or f"automation of knob {curve.name}"
+                if curve.rows is not None:
+                    origin += f" (knob {curve.name})"
+                lines.append(f"{origin}: points after {_num(round(end, 6))} s (the input's end) are never reached "
+                             f"({late.size} of {curve.times.size}: {which})")
+        return lines
+
     def block(self, start: int, n: int, sample_rate: float) -> Dict[str, np.ndarray]:
         """{knob: values of samples start … start + n − 1}, for `StreamProcessor.process(knobs=...)`."""
         return {name: c.evaluate(start, n, sample_rate) for name, c in self.curves.items()}
+
+
+def _check_points(spec: KnobSpec, curve: Curve, allow_out_of_range: bool) -> None:
+    """Every point's value against the knob (which validates the whole curve); a bad one
+    is named by its point (Curve.point). true/false only for switches."""
+    if spec.type != "boolean" and any(curve.words):
+        i = curve.words.index(True)
+        raise KnobError(f"{curve.point(i)}: knob {spec.name} is continuous and takes a number ({spec.allowed}); "
+                        "true/false are for switches")
+    i = first_bad(spec, curve.values)
+    if i is None:
+        return
+    try:
+        spec.check(float(curve.values[i]), allow_out_of_range=allow_out_of_range)
+    except KnobError as e:
+        raise KnobError(f"{curve.point(i)}: {e}", hint=e.hint) from None
 
 
 def automation_from_args(

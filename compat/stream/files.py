@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..audio import open_audio, open_audio_writer
+from ..audio import check_finite, open_audio, open_audio_writer
 from ..errors import ConfigError
 from .automation import Automation
 from .processor import StreamProcessor
@@ -41,8 +41,8 @@ def stream_file(
     The output rate is the input's (a WAV's own; `proc.sample_rate` for .npy), and
     automation times are seconds at `proc.sample_rate`, the stream's clock — the caller
     checks that the two agree (the CLI refuses a mismatch unless told otherwise). Knobs not
-    automated keep what `proc` has. On any error (bad knob value, unreadable block,
-    interrupt) the partial output is removed and nothing appears at `output_path`.
+    automated keep what `proc` has. On any error (bad knob value, unreadable block, a NaN
+    or infinite input sample, interrupt) the partial output is removed and nothing appears at `output_path`.
     """
     if isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= 65_536:
         raise ConfigError(f"block size must be a whole number from 1 to 65536, got {block!r}")
@@ -51,6 +51,7 @@ def stream_file(
         done = 0
         with open_audio_writer(output_path, rate, overwrite=overwrite) as writer:
             for x in reader.blocks(block):
+                check_finite(x, start=done, sample_rate=rate, source=str(input_path))
                 knobs = None if automation is None else automation.block(proc.position, x.size, proc.sample_rate)
                 writer.write(proc.process(x, knobs=knobs))
                 done += x.size

@@ -33,26 +33,33 @@ def _as_array(value: KnobInput, label: str) -> np.ndarray:
     return array
 
 
-def check_curve(spec: Optional[KnobSpec], index: int, values: np.ndarray, *, allow_out_of_range: bool, where: str = "") -> None:
-    """Validate every value of a knob curve at once (vectorised); the first bad value is
-    reported through `KnobSpec.check`, so messages read as for single values."""
-    name = spec.name if spec is not None else f"value {index + 1}"
+def first_bad(spec: Optional[KnobSpec], values: np.ndarray) -> Optional[int]:
+    """Index of the value `KnobSpec.check` should see first (vectorised): the first that is
+    never allowed (not finite; a boolean not 0/1), else the first out of range (refused,
+    or one warning per curve when extrapolating), else None."""
     values = np.atleast_1d(values)
     bad = ~np.isfinite(values)
     if spec is not None and spec.type == "boolean":
         bad |= (values != 0.0) & (values != 1.0)
     if bad.any():
-        i = int(np.argmax(bad))
-        if spec is None:
-            raise KnobError(f"knob {name} is {values[i]}{_at(i, values, where)}; knob values must be finite")
-        _check_one(spec, values[i], allow_out_of_range, _at(i, values, where))
+        return int(np.argmax(bad))
     if spec is None or spec.type == "boolean" or spec.minval is None or spec.maxval is None or values.size == 0:
-        return
+        return None
     out = (values < spec.minval) | (values > spec.maxval)
-    if out.any():
-        i = int(np.argmax(out))
-        # Extrapolation allowed: one warning per curve, for its first value out of range.
-        _check_one(spec, values[i], allow_out_of_range, _at(i, values, where))
+    return int(np.argmax(out)) if out.any() else None
+
+
+def check_curve(spec: Optional[KnobSpec], index: int, values: np.ndarray, *, allow_out_of_range: bool, where: str = "") -> None:
+    """Validate every value of a knob curve at once (vectorised); the first bad value is
+    reported through `KnobSpec.check`, so messages read as for single values."""
+    name = spec.name if spec is not None else f"value {index + 1}"
+    values = np.atleast_1d(values)
+    i = first_bad(spec, values)
+    if i is None:
+        return
+    if spec is None:
+        raise KnobError(f"knob {name} is {values[i]}{_at(i, values, where)}; knob values must be finite")
+    _check_one(spec, values[i], allow_out_of_range, _at(i, values, where))
 
 
 def _at(i: int, values: np.ndarray, where: str) -> str:
@@ -67,7 +74,7 @@ def _check_one(spec: KnobSpec, value: float, allow_out_of_range: bool, context: 
     except KnobError as e:
         if not context:
             raise
-        raise KnobError(f"{e}{context}") from None
+        raise KnobError(f"{e}{context}", hint=e.hint) from None
 
 
 class KnobResolver:
