@@ -148,7 +148,7 @@ def add_parsers(subparsers) -> None:
     p = subparsers.add_parser(
         "pack", help="write one current-NAM .nam per point of a knob grid, with a manifest and a loudness plot",
         description="Migrate a legacy parametric model at every point of a knob grid: one .nam per point "
-        "(named by the grid knobs), manifest.json and loudness.png. Files appear atomically; re-running "
+        "(named by each grid knob's index and value, so they list in grid order), manifest.json and loudness.png. Files appear atomically; re-running "
         "an interrupted pack skips the files already complete. Grid values are checked against the knobs' "
         "ranges before any work.",
         epilog=epilog("example: nam-legacy pack amp.nam --grid drive=0:1:5 --grid tone=0,0.5,1 --output amp-pack."))
