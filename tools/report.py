@@ -8,11 +8,12 @@ neither start a line nor flood one.
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from .output import shown
+from compat.knobs import format_knobs as _format_knobs, knob_text
+
+from .output import TEXT_VALUE_LIMIT, shown
 
 
 def _value(value: Any) -> str:
@@ -48,27 +49,20 @@ def format_inspect(facts: Dict[str, Any]) -> List[str]:
 
 
 def number(v: float) -> str:
-    """A knob value as people write it: 0, 1, 0.3, -0.25, 1e-07 (shortest round-trip)."""
-    v = float(v)
-    if not math.isfinite(v):
-        return repr(v)  # nan, inf, -inf (int() of them would raise)
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
+    """A knob value as people write it: 0, 1, 0.3, -0.25, 1e-07 (compat.knobs.knob_text)."""
+    return knob_text(v)
 
 
 def format_knobs(values: Sequence[float], names: Optional[Sequence[str]] = None) -> str:
     """`bright=0 drive=0.3 tone=0.5`; without names, the values as --params takes them
-    (`0,0.3,0.5`, sorted-name order); `none` for a model without knobs."""
-    if not values:
-        return "none"
-    if names and len(names) == len(values):
-        return " ".join(f"{shown(n)}={number(v)}" for n, v in zip(names, values))
-    return ",".join(number(v) for v in values)
+    (`0,0.3,0.5`, sorted-name order); `none` for a model without knobs. The one format
+    of knob settings, in text output and in plots (compat.knobs.format_knobs)."""
+    return _format_knobs(values, names, name_limit=TEXT_VALUE_LIMIT)
 
 
 def knobs_json(values: Sequence[float], names: Optional[Sequence[str]] = None) -> Union[Dict[str, float], List[float]]:
-    """Knob settings in JSON: {name: value} when the names are known, else a list."""
+    """Knob settings in JSON, the one shape every verb uses: {name: value} when the names
+    are known, else a list in model input order (sorted-name order, as --params takes them)."""
     values = [float(v) for v in values]
     if names and len(names) == len(values):
         return dict(zip(names, values))

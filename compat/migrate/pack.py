@@ -47,7 +47,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..errors import ConfigError, FileAccessError, UnsupportedReleaseError
-from ..knobs import KnobSpec, OutOfRangeWarning
+from ..knobs import KnobSpec, OutOfRangeWarning, knob_text
 from .current_nam import MODEL_VERSION, dumps, nam_document, provenance
 from .fold import Folded, fold
 from .metadata import LoudnessSkippedWarning
@@ -167,11 +167,9 @@ def grid_points(grid: Grid) -> List[Dict[str, float]]:
 
 
 def format_value(v: float) -> str:
-    """Shortest round-trip decimal, no exponent for ordinary values: 0.25, 1, -0.5, 1e-07."""
-    v = float(v)
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
+    """Shortest round-trip decimal, no exponent for ordinary values: 0.25, 1, -0.5, 1e-07
+    (compat.knobs.knob_text)."""
+    return knob_text(v)
 
 
 # How files are named; recorded in the identity, so a folder written with another naming
@@ -181,17 +179,12 @@ NAMING = 2
 _SHOWN_DIGITS = 3  # significant digits of a value in a file name, more only where needed
 
 
-def _rounded(v: float, digits: int) -> str:
-    whole = len(str(int(abs(v)))) if abs(v) < 1e15 else digits  # never round 1234.5 to 1230
-    return format_value(float(f"{v:.{max(digits, whole)}g}"))
-
-
 def value_labels(values: Sequence[float]) -> List[str]:
     """Short texts for one knob's grid values: 3 significant digits (0.0526, 0.111, -0.5,
     1000), more only where two values would read the same. The exact values are in the
     manifest."""
     for digits in range(_SHOWN_DIGITS, 18):
-        texts = [_rounded(v, digits) for v in values]
+        texts = [knob_text(v, digits) for v in values]
         if len(set(texts)) == len(texts):
             return texts
     return [format_value(v) for v in values]
