@@ -47,6 +47,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..errors import ConfigError, FileAccessError, UnsupportedReleaseError
+from ..text import clip, quote
 from ..knobs import KnobSpec, OutOfRangeWarning, knob_text
 from .current_nam import MODEL_VERSION, dumps, nam_document, provenance
 from .fold import Folded, fold
@@ -461,17 +462,30 @@ def _mismatch(state: Dict[str, Any], identity: Dict[str, Any], date: Optional[da
 
 
 def _grid_text(grid) -> str:
+    """A grid for a message, bounded: long value lists show their ends and their count."""
     try:
-        return " ".join(f"{n}={','.join(format_value(v) for v in values)}" for n, values in grid)
+        return " ".join(f"{clip(str(n), 40)}={_values_text(values)}" for n, values in grid[:4]) + (" …" if len(grid) > 4 else "")
     except (TypeError, ValueError):
         return "?"
 
 
+def _values_text(values) -> str:
+    shown = [format_value(v) for v in values]
+    if len(shown) <= 5:
+        return ",".join(shown)
+    return f"{shown[0]},{shown[1]},…,{shown[-1]} ({len(shown)} values)"
+
+
+def _shown(path) -> str:
+    """A path in a message: clipped (keeping its start and end) so the advice after it survives."""
+    return clip(str(path), 80)
+
+
 def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwrite: bool):
     """Where to build the pack: (folder, earlier state to resume or None, replace out?)."""
-    where = f"--output {out}"
+    where = f"--output {_shown(out)}"
     if not out.parent.is_dir():
-        raise PackFolderError(f"{where}: the folder {out.parent} does not exist (create it first)")
+        raise PackFolderError(f"{where}: the folder {_shown(out.parent)} does not exist (create it first)")
     staging = out.parent / f".{out.name}.pack-new"
     stale = out.parent / f".{out.name}.pack-old"
     if stale.is_dir():
@@ -494,7 +508,7 @@ def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwr
         raise PackFolderError(f"{where} holds a pack of {why}; pass --overwrite to replace it whole, or choose another folder")
     foreign = _foreign(out, state)
     if foreign:
-        raise PackFolderError(f"{where} holds a pack and also {foreign[0]!r}, which is not part of it; "
+        raise PackFolderError(f"{where} holds a pack and also {quote(foreign[0], 60)}, which is not part of it; "
                               "not replacing it (move that away, or choose another folder)")
     if staging.exists():
         earlier = _read_state(staging) if staging.is_dir() else None
@@ -503,7 +517,7 @@ def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwr
         if earlier is None and staging.is_dir() and not any(staging.iterdir()):
             return staging, None, True
         if earlier is None or not _remove_pack(staging):
-            raise PackFolderError(f"{staging} is in the way (it is where the new pack is built); remove it")
+            raise PackFolderError(f"{_shown(staging)} is in the way (it is where the new pack is built); remove it")
     staging.mkdir()
     return staging, None, True
 
