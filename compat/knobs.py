@@ -180,3 +180,44 @@ def parse_named(pairs: Sequence[str]) -> Dict[str, float]:
         except ValueError:
             raise ConfigError(f"--knob {name.strip()}: {value!r} is neither a number nor true/false") from None
     return out
+
+
+# -- knob settings as text: one format for the CLI's lines, plot titles and legends ------------
+
+
+def knob_text(value: float, digits: Optional[int] = None) -> str:
+    """A knob value as people write it: 0, 1, 0.3, -0.25, 1e-07 (the shortest text that
+    reads back as the same float). With `digits`, rounded to that many significant digits
+    first, whole digits never dropped: 0.0526, 0.111, 1235 (for labels; not exact)."""
+    v = float(value)
+    if not math.isfinite(v):
+        return repr(v)  # nan, inf, -inf
+    if digits is not None:
+        whole = len(str(int(abs(v)))) if abs(v) < 1e15 else digits
+        v = float(f"{v:.{max(digits, whole)}g}")
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v)
+
+
+def format_knobs(
+    values: Any,
+    names: Optional[Sequence[str]] = None,
+    *,
+    digits: Optional[int] = None,
+    name_limit: int = 80,
+) -> str:
+    """Knob settings as one line: `bright=0 drive=0.3 tone=0.5` (`values` a list with its
+    `names`, or a {name: value} mapping). Without names, the values as --params takes them
+    (`0,0.3,0.5`, sorted-name order); `none` for no knobs. Names come from files: each is
+    escaped and clipped to `name_limit` characters (compat.text.clip)."""
+    from .text import clip
+
+    if isinstance(values, Mapping):
+        names, values = list(values), list(values.values())
+    values = list(values)
+    if not values:
+        return "none"
+    if names and len(names) == len(values):
+        return " ".join(f"{clip(str(n), name_limit)}={knob_text(v, digits)}" for n, v in zip(names, values))
+    return ",".join(knob_text(v, digits) for v in values)

@@ -96,25 +96,27 @@ def test_demo_writes_sweep(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--output", str(tmp_path), "--json")
     report = json.loads(out)
     assert code == 0 and len(report["outputs"]) == 2
-    assert {f["format"] for f in report["formats"]} == {"nam", "export_dir", "cpp_header"}
+    assert {f["format"] for f in report["formats"]} == {"nam", "dir", "header"}  # as --format spells them
+    assert report["warnings"] == [] and "trained for 3 steps on synthetic audio" in report["note"]
     assert len(report["migration"]["pack_files"]) == 4 and (tmp_path / "pack" / "loudness.png").is_file()
     assert json.loads((tmp_path / "migrated-defaults.nam").read_text())["architecture"] == "LSTM"
     source, sweep = report["outputs"]
-    x = read_audio(source["file"]).samples
-    assert x.shape == (144_000,) and read_audio(sweep["file"]).sample_rate == 48_000
+    x = read_audio(source["output"]).samples
+    assert x.shape == (144_000,) and read_audio(sweep["output"]).sample_rate == 48_000
     # the streamed sweep: the checkpoint with drive moving linearly from 0 to 1 over the 3 s
     assert sweep["automation"] == {"drive": {"times": [0.0, 3.0], "values": [0.0, 1.0]}}
+    assert sweep["knobs"] == {"bright": 0.0, "tone": 0.5}  # the constant ones: drive is not at one value
     legacy = compat.load(demo.CHECKPOINT, config=demo.MODEL_CONFIG, param_config=demo.PARAM_CONFIG)
     drive = np.arange(x.size) / 48_000 / 3.0
     curves = np.stack([np.zeros(x.size), drive, np.full(x.size, 0.5)], axis=1)  # bright, drive, tone
     expected = forward_augmented(legacy, x, curves).numpy()
-    assert np.abs(read_audio(sweep["file"]).samples - expected).max() <= STREAM_BOUND
+    assert np.abs(read_audio(sweep["output"]).samples - expected).max() <= STREAM_BOUND
     assert sweep["plot"] == str(tmp_path / "drive-sweep.png") and (tmp_path / "drive-sweep.png").is_file()
     # the live-knob export: a ConcatLSTM .nam that loads back as the same model
     parametric = report["parametric_nam"]
     if parametric["skipped"] is None:
-        back = compat.load(parametric["file"])
-        assert back.format == "parametric_nam" and json.loads(Path(parametric["file"]).read_text())["architecture"] == "ConcatLSTM"
+        back = compat.load(parametric["output"])
+        assert back.format == "parametric_nam" and json.loads(Path(parametric["output"]).read_text())["architecture"] == "ConcatLSTM"
         with torch.no_grad():
             a = back.model(torch.tensor([1.0, 0.7, 0.2]), torch.from_numpy(x[:4800]))
             b = legacy.model(torch.tensor([1.0, 0.7, 0.2]), torch.from_numpy(x[:4800]))
@@ -122,7 +124,7 @@ def test_demo_writes_sweep(capsys, tmp_path):
         # compare after both have settled
         assert torch.allclose(a[-2400:], b[-2400:], atol=1e-4)
     else:
-        assert "loudness_input.wav" in parametric["skipped"] and parametric["file"] is None
+        assert "loudness_input.wav" in parametric["skipped"] and parametric["output"] is None
 
 
 def test_demo_without_matplotlib_or_the_recording(capsys, tmp_path, monkeypatch):
@@ -147,8 +149,8 @@ def test_demo_without_matplotlib_or_the_recording(capsys, tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("path, fmt, arch", [
     (FIXTURES / "0.5.0" / "catwavenet" / "export" / "model.nam", "nam", "CatWaveNet"),
-    (FIXTURES / "0.4.0" / "catlstm" / "export", "export_dir", "CatLSTM"),
-    (FIXTURES / "0.6.0" / "hyperconvnet_nobn" / "export" / "model.h", "cpp_header", "HyperConvNet"),
+    (FIXTURES / "0.4.0" / "catlstm" / "export", "dir", "CatLSTM"),  # the --format names, not compat's
+    (FIXTURES / "0.6.0" / "hyperconvnet_nobn" / "export" / "model.h", "header", "HyperConvNet"),
 ])
 def test_inspect_detects_every_format(capsys, path, fmt, arch):
     code, out, err = run(capsys, "inspect", str(path), "--json")

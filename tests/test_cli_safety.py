@@ -344,7 +344,7 @@ def test_demo_output_policy(capsys, tmp_path):
     report = json.loads(stdout)
     assert (out / "input.wav").read_bytes() != b"an earlier demo's input" and (out / "pack" / "manifest.json").is_file()
     for item in report["outputs"]:  # the report names the final paths, not the staging folder
-        assert Path(item["file"]).parent == out and Path(item["file"]).is_file()
+        assert Path(item["output"]).parent == out and Path(item["output"]).is_file()
     assert Path(report["migration"]["snapshot"]).is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]
     # what it wrote is listed in its marker, so that the next --overwrite knows the folder

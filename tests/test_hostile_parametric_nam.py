@@ -301,7 +301,7 @@ def test_hostile_parametric_nam(case, files, batch):
     assert result.cpu <= TEXT_CPU, result.describe()
     if case.expect == "ok":
         assert result.returncode == 0, result.describe()
-        assert re.search(r'"architecture": "Cat(LSTM|WaveNet)",\s*"format": "parametric_nam"', result.stdout), \
+        assert re.search(r'"architecture": "Cat(LSTM|WaveNet)",\s*"format": "parametric-nam"', result.stdout), \
             result.stdout[:500]
     else:
         hostile.assert_refused(result, path)

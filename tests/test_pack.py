@@ -29,12 +29,14 @@ from compat.migrate.pack import (
     PLOT,
     PackFolderError,
     check_version,
+    file_names,
     format_value,
     grid_points,
     migrated_document,
     pack,
     parse_grid,
     point_filename,
+    value_labels,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -95,8 +97,9 @@ def test_parse_grid_rejects(bad):
 def test_points_and_file_names():
     points = grid_points(parse_grid(["tone=0,1", "drive=0:1:3"]))
     assert len(points) == 6 and points[0] == {"tone": 0.0, "drive": 0.0} and points[1] == {"tone": 0.0, "drive": 0.5}
-    assert point_filename({"tone": 1.0, "drive": 0.25, "bright": 0.0}) == "bright-0_drive-0.25_tone-1.nam"
-    assert point_filename({"drive": -0.5}) == "drive--0.5.nam"
+    grid = parse_grid(["drive=0:1:5", "tone=0,0.5,1", "bright=0,1"])
+    assert point_filename({"tone": 1.0, "drive": 0.25, "bright": 0.0}, grid) == "drive-1-0.25_tone-2-1_bright-0-0.nam"
+    assert point_filename({"drive": -0.5}, parse_grid(["drive=-1:1:5"])) == "drive-1--0.5.nam"
     assert [format_value(v) for v in (0.0, 1.0, 0.1, 1 / 3, 1e-7, -2.0)] == ["0", "1", "0.1", "0.3333333333333333", "1e-07", "-2"]
 
 
@@ -120,7 +123,7 @@ def test_pack_writes_files_manifest_and_plot(tmp_path, stub):
     ckpt = case("hyperconvnet_bn")[0]
     out = tmp_path / "pack"
     manifest = pack(legacy, GRID, out, source=ckpt, date=DATE, batch_size=3)
-    names = sorted(point_filename(p) for p in grid_points(parse_grid(GRID)))
+    names = file_names(parse_grid(GRID))
     assert sorted(p.name for p in out.iterdir()) == sorted(names + [MANIFEST, PLOT])
     assert stub == [3, 3, 2]  # metadata in batches
     on_disk = json.loads((out / MANIFEST).read_text())
@@ -142,7 +145,7 @@ def test_pack_writes_files_manifest_and_plot(tmp_path, stub):
         prov = doc["metadata"]["nam_legacy"]
         assert prov["knobs"] == entry["knobs"] and prov["source_sha256"] == sha and prov["source_file"] == "model.ckpt"
         assert prov["source_architecture"] == "HyperConvNet" and prov["source_releases"] == str(legacy.detected)
-        assert point_filename(entry["knobs"]) == entry["file"]
+        assert point_filename(entry["knobs"], parse_grid(GRID)) == entry["file"]
         folded = fold(legacy, entry["knobs"])
         assert np.array_equal(np.asarray(doc["weights"], dtype=np.float32), folded.weights)
     assert (out / PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and on_disk["plot"] == PLOT
@@ -154,7 +157,7 @@ def test_pack_keeps_defaults_off_the_grid(tmp_path, stub):
     manifest = pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
     assert [e["knobs"] for e in manifest["files"]] == [{"bright": 0.0, "drive": 0.0, "tone": 0.5},
                                                        {"bright": 0.0, "drive": 1.0, "tone": 0.5}]
-    assert [e["file"] for e in manifest["files"]] == ["drive-0.nam", "drive-1.nam"]
+    assert [e["file"] for e in manifest["files"]] == ["drive-0-0.nam", "drive-1-1.nam"]
 
 
 def test_pack_refuses(tmp_path, stub):
@@ -319,14 +322,14 @@ def test_pack_removes_leftover_temporaries(tmp_path, stub):
     legacy = load("hyperconvnet_nobn")
     pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
     (tmp_path / MANIFEST).rename(tmp_path / JOURNAL)  # as if killed before the manifest
-    leftovers = [".drive-0.nam.abc123.part", f".{MANIFEST}.x1.part", f".{JOURNAL}.y2.part", f".{PLOT}.z.part"]
+    leftovers = [".drive-0-0.nam.abc123.part", f".{MANIFEST}.x1.part", f".{JOURNAL}.y2.part", f".{PLOT}.z.part"]
     for name in leftovers + ["notes.txt", ".other.part"]:
         (tmp_path / name).write_text("partial")
     pack(legacy, ["drive=0,1"], tmp_path, date=DATE)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".other.part", "notes.txt", "drive-0.nam", "drive-1.nam", MANIFEST, PLOT])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".other.part", "notes.txt", "drive-0-0.nam", "drive-1-1.nam", MANIFEST, PLOT])
     with pytest.raises(PackFolderError, match="also '.other.part', which is not part of it"):
         pack(legacy, ["drive=0,1,0.5"], tmp_path, date=DATE, overwrite=True)
-    assert (tmp_path / "notes.txt").read_text() == "partial" and (tmp_path / "drive-1.nam").is_file()
+    assert (tmp_path / "notes.txt").read_text() == "partial" and (tmp_path / "drive-1-1.nam").is_file()
 
 
 # -------------------------------------------------------------------------------- folders
@@ -342,7 +345,7 @@ def _names(folder):
 
 
 def _expected_names(grid):
-    return sorted([point_filename(p) for p in grid_points(parse_grid(grid))] + [MANIFEST, PLOT])
+    return sorted(file_names(parse_grid(grid)) + [MANIFEST, PLOT])
 
 
 def test_another_models_pack_is_refused_then_replaced_whole(tmp_path, stub):
@@ -606,5 +609,5 @@ def test_pack_bytes_do_not_depend_on_the_native_kernel(tmp_path, monkeypatch):
     finally:
         native._reset()
     assert made["1"] == made["0"]
-    loudness = [json.loads(made["1"][n])["metadata"]["loudness"] for n in ("drive-0.nam", "drive-1.nam")]
+    loudness = [json.loads(made["1"][n])["metadata"]["loudness"] for n in ("drive-0-0.nam", "drive-1-1.nam")]
     assert all(isinstance(v, float) for v in loudness) and loudness[0] != loudness[1]

@@ -60,8 +60,8 @@ def test_pack_without_the_recording(capsys, tmp_path, no_recording):
     assert "loudness/gain metadata not written" in line and RECORDING_FIX in line and PLOT in line
     report = json.loads(stdout)
     assert report["written"] == 2 and report["plot"] is None and len(report["warnings"]) == 1
-    assert sorted(snapshot(out)) == ["drive-0.nam", "drive-1.nam", MANIFEST]
-    doc = json.loads((out / "drive-0.nam").read_text())
+    assert sorted(snapshot(out)) == ["drive-0-0.nam", "drive-1-1.nam", MANIFEST]
+    doc = json.loads((out / "drive-0-0.nam").read_text())
     assert list(doc["metadata"]) == ["date", "nam_legacy"] and doc["architecture"] == "ConvNet"
 
 
@@ -88,7 +88,7 @@ def test_pack_without_matplotlib(capsys, tmp_path, stub, monkeypatch):
     out = tmp_path / "p"
     code, stdout, err = run(capsys, "pack", *model(), "--grid", "drive=0,1", "--output", out, "--date", ISO, "--json")
     assert code == 0 and "loudness.png skipped" in one_line(err, "warning") and "pip install matplotlib" in err
-    assert sorted(snapshot(out)) == ["drive-0.nam", "drive-1.nam", MANIFEST]
+    assert sorted(snapshot(out)) == ["drive-0-0.nam", "drive-1-1.nam", MANIFEST]
     assert "pip install matplotlib" in json.loads((out / MANIFEST).read_text())["plot_note"]
 
 
@@ -103,7 +103,7 @@ def test_another_models_pack_needs_overwrite(capsys, tmp_path, stub):
     code, stdout, err = run(capsys, "pack", *model(), "--grid", "drive=0,1", "--output", out, "--date", ISO, "--json",
                             "--overwrite")
     assert code == 0 and err == ""
-    assert sorted(snapshot(out)) == sorted(["drive-0.nam", "drive-1.nam", MANIFEST, PLOT])  # replaced whole: no stale file
+    assert sorted(snapshot(out)) == sorted(["drive-0-0.nam", "drive-1-1.nam", MANIFEST, PLOT])  # replaced whole: no stale file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
 
 
@@ -129,4 +129,4 @@ def test_extrapolate(capsys, tmp_path, stub):
     out = tmp_path / "p"
     code, stdout, err = run(capsys, "pack", *model(), "--grid", "drive=0,5", "--output", out, "--extrapolate", "--json")
     assert code == 0 and "knob drive: grid value 5 outside its range 0 to 1: extrapolating" in one_line(err, "warning")
-    assert sorted(snapshot(out)) == sorted(["drive-0.nam", "drive-5.nam", MANIFEST, PLOT])
+    assert sorted(snapshot(out)) == sorted(["drive-0-0.nam", "drive-1-5.nam", MANIFEST, PLOT])

@@ -435,11 +435,12 @@ def test_cli_exports_and_inspects(tmp_path, capsys):
     code = main(["export", str(d / "model.ckpt"), "--config", str(d / "model.json"), "--param-config", str(d / "params.json"),
                  "--format", "parametric-nam", "--output", str(out), "--date", "2026-08-21T12:00:00", "--json"])
     assert code == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"output": str(out), "format": "parametric-nam"}
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"output": str(out), "format": "parametric-nam",
+                                                                          "warnings": []}
     assert json.loads(out.read_text())["architecture"] == "ConcatLSTM"
     assert main(["inspect", str(out), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
-    assert facts["format"] == "parametric_nam" and facts["architecture"] == "CatLSTM"
+    assert facts["format"] == "parametric-nam" and facts["architecture"] == "CatLSTM"  # as --format spells it
     assert [k["name"] for k in facts["knobs"]] == ["bright", "drive", "tone"]
 
 

@@ -51,9 +51,8 @@ def test_loudness_figure_says_what_it_shows():
     assert [t.get_text() for t in bottom.get_xticklabels()] == ["0", "0.5", "1"]
     assert [t.get_text() for t in top.get_yticklabels()]  # tick values on the loudness axis
     legend = top.get_legend()
-    assert legend.get_title().get_text() == "tone, bright"
-    assert [t.get_text() for t in legend.get_texts()] == ["tone=0, bright=0", "tone=0, bright=1",
-                                                          "tone=1, bright=0", "tone=1, bright=1"]
+    assert [t.get_text() for t in legend.get_texts()] == ["tone=0 bright=0", "tone=0 bright=1",
+                                                          "tone=1 bright=0", "tone=1 bright=1"]
     lines = top.get_lines()
     assert len(lines) == 4 and len(bottom.get_lines()) == 4
     # the data: loudness against drive, one line per (tone, bright)
@@ -105,8 +104,14 @@ def test_png_bytes():
 def test_many_lines_get_an_ordered_colour_scale():
     grid = [("drive", [0.0, 1.0]), ("tone", [i / 11 for i in range(12)])]
     pts = [({"drive": d, "tone": t}, -20 - d - t, 0.5) for d in (0.0, 1.0) for t in grid[1][1]]
-    lines = loudness_figure(grid, pts, title="m").axes[0].get_lines()
+    fig = loudness_figure(grid, pts, title="m")
+    lines = fig.axes[0].get_lines()
     assert len(lines) == 12 and len({ln.get_color() for ln in lines}) == 12
+    # a colorbar names the knob instead of a legend entry per line; the colour follows its value
+    assert fig.axes[0].get_legend() is None and fig.axes[2].get_ylabel() == "tone (line colour)"
+    import matplotlib.colors as mc
+    greens = [mc.to_rgb(ln.get_color())[1] for ln in lines]  # viridis: green rises along the scale
+    assert greens == sorted(greens)
 
 
 def test_automation_figure():
@@ -228,3 +233,81 @@ def test_never_a_display(tmp_path):
     env["MPLBACKEND"] = "TkAgg"
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# -- large grids: readable ticks, legends and colour scales -------------------------------------------------
+
+
+def _linspace(a, b, n):
+    return [float(f"{v:.12g}") for v in np.linspace(a, b, n)]  # as parse_grid makes them
+
+
+def _grid_points(grid):
+    import itertools
+
+    names = [n for n, _ in grid]
+    return [(dict(zip(names, combo)), -30 + sum(combo), min(1.0, sum(combo) / 4)) for combo in
+            itertools.product(*(v for _, v in grid))]
+
+
+def _drawn_labels(axis):
+    """The tick labels matplotlib draws (inside the view), with their boxes on the canvas."""
+    fig = axis.axes.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = [t for t in axis.get_major_ticks() if lo - 1e-9 <= t.get_loc() <= hi + 1e-9]
+    labels = [lab for t in ticks for lab in (t.label1, t.label2) if lab.get_visible() and lab.get_text()]  # label2: a colorbar's
+    return [(lab.get_text(), lab.get_window_extent(renderer)) for lab in labels]
+
+
+def _no_overlaps(labels):
+    boxes = [b for _, b in labels]
+    return not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+@pytest.mark.parametrize("grid", [
+    [("drive", _linspace(0, 1, 20)), ("tone", _linspace(0, 1, 10))],
+    [("drive", _linspace(0, 1, 20))],
+    [("drive", _linspace(-1, 1, 101)), ("tone", [0.0, 1.0])],
+    [("drive", [0.0, 1 / 3, 2 / 3, 1.0])],
+])
+def test_x_ticks_are_few_short_and_apart(grid):
+    fig = loudness_figure(grid, _grid_points(grid), title="m")
+    labels = _drawn_labels(fig.axes[1].xaxis)
+    assert 2 <= len(labels) <= 8 and _no_overlaps(labels), [t for t, _ in labels]
+    assert all(len(text.lstrip("−-")) <= 5 for text, _ in labels), [t for t, _ in labels]  # 3 significant digits
+    xs = grid[0][1]
+    if len(xs) > 8:  # round numbers, and every file's place as a minor tick
+        marked = list(fig.axes[1].xaxis.get_minorticklocs()) + list(fig.axes[1].get_xticks())  # minor ones under a major one are not repeated
+        assert all(min(abs(m - x) for m in marked) < 1e-9 for x in xs)
+    else:  # few values: a tick at each
+        assert list(fig.axes[1].get_xticks()) == pytest.approx(xs)
+
+
+def test_legend_labels_are_short():
+    grid = [("drive", _linspace(0, 1, 5)), ("tone", _linspace(0, 1, 10))]
+    legend = loudness_figure(grid, _grid_points(grid), title="m").axes[0].get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[:3] == ["tone=0", "tone=0.111", "tone=0.222"] and len(texts) == 10
+
+
+def test_a_20_by_10_pack_has_a_legend_of_ten_short_lines():
+    grid = [("drive", _linspace(0, 1, 20)), ("tone", _linspace(0, 1, 10))]
+    fig = loudness_figure(grid, _grid_points(grid), title="m")
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(texts) == 10 and max(map(len, texts)) <= len("tone=0.111")
+    assert len(fig.axes) == 2  # no colorbar at 10 lines
+
+
+def test_many_lines_with_a_third_knob_get_a_colorbar_and_a_style_legend():
+    grid = [("drive", _linspace(0, 1, 20)), ("bright", [0.0, 1.0]), ("tone", _linspace(0, 1, 10))]
+    fig = loudness_figure(grid, _grid_points(grid), title="m")
+    top, bottom, bar = fig.axes
+    assert len(top.get_lines()) == 20
+    assert bar.get_ylabel() == "tone (line colour)"  # the knob with the most values takes the colour
+    ticks = _drawn_labels(bar.yaxis)
+    assert 2 <= len(ticks) <= 8 and _no_overlaps(ticks)
+    assert [t.get_text() for t in top.get_legend().get_texts()] == ["bright=0", "bright=1"]
+    styles = {(ln.get_linestyle(), ln.get_marker()) for ln in top.get_lines()}
+    assert len(styles) == 2  # one per bright value

@@ -35,7 +35,7 @@ from .migrate_commands import add_parsers as add_migrate_parsers
 from .flags import EXIT_CODES, OneLineParser, add_overwrite, epilog
 from .hints import error_text
 from .output import install as install_output, internal_error_line, json_text, message_line
-from .report import format_inspect, show_progress
+from .report import format_inspect, note_warning, show_progress, user_format, warning_log, warnings_said
 
 PROG = "nam-legacy"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
@@ -49,9 +49,23 @@ def _model_inputs(args, *more) -> list:
 
 
 def cmd_inspect(args) -> int:
-    facts = describe(_load(args))
+    facts = inspect_facts(describe(_load(args)))
     print(json_text(facts, indent=2) if args.json else "\n".join(format_inspect(facts)))
     return 0
+
+
+def inspect_facts(facts: dict) -> dict:
+    """describe()'s facts as inspect shows them: the format as --format spells it,
+    `knob_names_known` after `knobs` (false: the file holds knob values but not their
+    names, so `knobs` is [] while `knob_count` counts them), and in `warnings` the
+    file's notes and any warning shown while reading it."""
+    out = {}
+    for key, value in facts.items():
+        out[key] = user_format(value) if key == "format" else value
+        if key == "knobs":
+            out["knob_names_known"] = len(value) == facts["knob_count"]
+    out["warnings"] = warnings_said(*facts.get("warnings", []))
+    return out
 
 
 def cmd_export(args) -> int:
@@ -67,7 +81,7 @@ def cmd_export(args) -> int:
     out = compat.export(legacy, args.format, args.output, release=write_as, date=date, overwrite=args.overwrite,
                         inputs=_model_inputs(args))
     if args.json:
-        print(json_text({"output": str(out), "format": args.format}))
+        print(json_text({"output": str(out), "format": args.format, "warnings": warnings_said()}))
     else:
         print(f"wrote {out}")
     return 0
@@ -167,7 +181,8 @@ def _version() -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings as one line, like errors (not Python's file:line format)."""
+    """Warnings as one line, like errors (not Python's file:line format); kept for --json."""
+    note_warning(message)
     print(message_line(PROG, "warning", message), file=sys.stderr)
 
 
@@ -194,7 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.getLogger("nam_legacy").setLevel(logging.ERROR)
     from nam_legacy.models._resources import LoudnessInputMissing
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), warning_log():
         warnings.showwarning = _show_warning
         restore_output = install_output()  # printable stdout; unencodable characters escaped, never raised
         try:

@@ -34,7 +34,7 @@ from compat.describe import describe
 from compat.outputs import check_output, input_paths, put_in_place
 from compat.render import render_blocks
 
-from .report import format_facts, format_knobs, knobs_json, show_progress
+from .report import format_facts, format_knobs, knobs_report, show_progress, user_format, warnings_said
 
 EXAMPLE = Path(__file__).with_name("example")
 CHECKPOINT = EXAMPLE / "catlstm-0.7.4.ckpt"
@@ -50,6 +50,7 @@ SECONDS = 3.0
 SWEPT = "drive"
 SWEEP = f"{SWEPT}=0:0,{SECONDS:g}:1"  # as `render --automate` takes it: drive 0 -> 1 over the clip
 BLOCK = 4096
+TOY = "a toy model: trained for 3 steps on synthetic audio, so its outputs show the mechanics, not an amp's tone"
 PACK_GRID = ("drive=0:1:2", "tone=0,1")
 MARKER = "nam-legacy-demo.json"  # what the demo wrote, so that --overwrite knows its own folder
 MARKER_FORMAT = "nam-legacy demo"
@@ -162,6 +163,7 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -
     legacy = compat.load(CHECKPOINT, config=MODEL_CONFIG, param_config=PARAM_CONFIG)
     facts = describe(legacy)
     say(f"Bundled checkpoint: {CHECKPOINT.name}")
+    say(f"  {TOY}")
     for line in format_facts({k: v for k, v in facts.items() if k not in ("knobs", "metadata", "warnings")}, indent="  "):
         say(line)
     names = [k.name for k in legacy.knobs]
@@ -170,25 +172,26 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -
     formats = []
     for path in OTHER_FORMATS:
         other = compat.load(path)
-        formats.append({"file": path.name, "format": other.format, "architecture": other.architecture,
+        formats.append({"file": path.name, "format": user_format(other.format), "architecture": other.architecture,
                         "release_detected": str(other.detected), "knobs": [k.name for k in other.knobs]})
-        say(f"Loaded {path.name}: {other.format}, {other.architecture}, written by {other.detected}, "
+        say(f"Loaded {path.name}: {user_format(other.format)}, {other.architecture}, written by {other.detected}, "
             f"{other.knob_count} knobs")
 
     x = test_signal()
-    outputs: List[Dict] = [{"file": final(write_audio(work / "input.wav", x, RATE)), "knobs": None}]
+    outputs: List[Dict] = [{"output": final(write_audio(work / "input.wav", x, RATE)), "knobs": None, "automation": {}}]
     sweep = _sweep(legacy, x, work, final, progress=progress)
     outputs.append(sweep)
-    others = {n: v for n, v in sweep["knobs"].items() if n != SWEPT}
-    say(f"Wrote input.wav and {Path(sweep['file']).name} (32-bit float, {RATE} Hz; {SWEPT} automated from 0 to 1 "
+    others = sweep["knobs"]  # the constant ones
+    say(f"Wrote input.wav and {Path(sweep['output']).name} (32-bit float, {RATE} Hz; {SWEPT} automated from 0 to 1 "
         f"over {SECONDS:g} s; the other knobs at their defaults: "
         f"{format_knobs(list(others.values()), list(others))}) "
-        f"to {outdir.resolve()}")
+        f"to {outdir}")
     say(f"  {sweep['plot']}: the {SWEPT} curve over the output's waveform" if sweep["plot"] else f"  {sweep['plot_note']}")
     parametric = _parametric(legacy, work, final, say)
     migration = _migrate(legacy, work, outdir, say, final, progress=progress, plot_said=sweep["plot_note"] is not None)
-    return {"checkpoint": str(CHECKPOINT), "inspect": facts, "formats": formats, "outputs": outputs,
-            "parametric_nam": parametric, "migration": migration}
+    return {"checkpoint": str(CHECKPOINT), "note": TOY, "inspect": {**facts, "format": user_format(facts["format"])},
+            "formats": formats, "outputs": outputs, "parametric_nam": parametric, "migration": migration,
+            "warnings": warnings_said(*facts["warnings"])}
 
 
 def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
@@ -214,9 +217,9 @@ def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
     curve = automation.curves[SWEPT]
     middles = ((np.arange(1000) + 0.5) * (x.size / 1000)).astype(int)
     knobs = [0.0 if k.name == SWEPT else k.default for k in legacy.knobs]  # at the first sample
-    report = {"file": final(path), "knobs": knobs_json(knobs, names), "peak": peak,
-              "automation": {SWEPT: {"times": curve.times.tolist(), "values": curve.values.tolist()}},
-              "plot": None, "plot_note": None}
+    report = {"output": final(path), **knobs_report(knobs, names, {SWEPT: {"times": curve.times.tolist(),
+                                                                         "values": curve.values.tolist()}}),
+              "peak": peak, "plot": None, "plot_note": None}
     try:
         png = automation_png(envelope, RATE, {SWEPT: np.array([curve.evaluate(int(i), 1, RATE)[0] for i in middles])},
                              f"{CHECKPOINT.name} (CatLSTM): {SWEPT} automated 0 to 1, streamed\n"
@@ -238,10 +241,10 @@ def _parametric(legacy, work: Path, final, say) -> Dict:
     if skipped is not None:  # its loudness/gain metadata are measured on upstream's recording
         say(f"Skipped the parametric-nam export, whose metadata needs upstream's loudness_input.wav (add it with "
             f"`{RECORDING_FIX}` and run again)")
-        return {"file": None, "skipped": skipped}
+        return {"output": None, "skipped": skipped}
     path = compat.export(legacy, "parametric-nam", work / "catlstm-parametric.nam")
     say(f"Exported for live knobs (parametric NAM plugin, ConcatLSTM .nam 1.0.0): {final(path)}")
-    return {"file": final(path), "skipped": None}
+    return {"output": final(path), "skipped": None}
 
 
 def _migrate(legacy, work: Path, outdir: Path, say, final, *, progress: bool, plot_said: bool = False) -> Dict:
@@ -270,5 +273,5 @@ def _migrate(legacy, work: Path, outdir: Path, say, final, *, progress: bool, pl
     note = "" if manifest["plot"] else "; no loudness.png either" if plot_said and "matplotlib" in manifest["plot_note"] \
         else f"; {manifest['plot_note']}"
     say(f"Wrote a {' x '.join(g.split('=')[0] for g in PACK_GRID)} pack of {len(files)} current-NAM files, "
-        f"manifest.json{plot} to {(outdir / 'pack').resolve()}{note}")
+        f"manifest.json{plot} to {outdir / 'pack'}{note}")
     return {"snapshot": final(snapshot), "pack": str(outdir / "pack"), "pack_files": files, "metadata_skipped": skipped}

@@ -24,7 +24,7 @@ from compat.outputs import check_output, input_paths
 
 from .flags import add_extrapolate, add_overwrite, epilog
 from .output import json_text
-from .report import format_knobs, knobs_json, show_progress
+from .report import format_knobs, knobs_json, show_progress, warnings_said
 
 __all__ = ["add_parsers", "cmd_migrate", "cmd_pack"]
 
@@ -76,7 +76,7 @@ def cmd_migrate(args) -> int:
     names = folded.knob_names
     facts = {"output": str(out), "architecture": folded.architecture, "version": version,
              "knobs": knobs_json(folded.knobs, names),
-             "loudness": meta.get("loudness"), "gain": meta.get("gain")}
+             "loudness": meta.get("loudness"), "gain": meta.get("gain"), "warnings": warnings_said()}
     if args.json:
         print(json_text(facts))
     else:
@@ -85,7 +85,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_pack(args) -> int:
-    from compat.migrate.pack import check_grid, parse_grid, pack
+    from compat.migrate.pack import MANIFEST, check_grid, parse_grid, pack
 
     grid = parse_grid(args.grid)  # before loading: a bad grid is reported fast
     check_output(args.output, inputs=_inputs(args), overwrite=args.overwrite, folder=True, existing_folder_ok=True)
@@ -103,11 +103,11 @@ def cmd_pack(args) -> int:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # the folder this run made, still empty: leave nothing behind
         raise
-    if args.json:
-        print(json_text({"output": str(args.output), "files": len(manifest["files"]),
+    if args.json:  # every path as the output's: under --output as given
+        print(json_text({"output": str(out), "files": len(manifest["files"]),
                           "written": len(manifest["written"]), "skipped": manifest["skipped"],
-                          "manifest": str(Path(args.output) / "manifest.json"), "plot": manifest["plot"],
-                          "warnings": manifest["warnings"]}))
+                          "manifest": str(out / MANIFEST), "plot": None if manifest["plot"] is None else str(out / manifest["plot"]),
+                          "warnings": warnings_said(*manifest["warnings"])}))
     else:
         plot = f" and {manifest['plot']}" if manifest["plot"] else " (no plot)"
         print(f"wrote {len(manifest['written'])} of {len(manifest['files'])} files to {args.output} "
@@ -148,7 +148,7 @@ def add_parsers(subparsers) -> None:
     p = subparsers.add_parser(
         "pack", help="write one current-NAM .nam per point of a knob grid, with a manifest and a loudness plot",
         description="Migrate a legacy parametric model at every point of a knob grid: one .nam per point "
-        "(named by the grid knobs), manifest.json and loudness.png. Files appear atomically; re-running "
+        "(named by each grid knob's index and value, so they list in grid order), manifest.json and loudness.png. Files appear atomically; re-running "
         "an interrupted pack skips the files already complete. Grid values are checked against the knobs' "
         "ranges before any work.",
         epilog=epilog("example: nam-legacy pack amp.nam --grid drive=0:1:5 --grid tone=0,0.5,1 --output amp-pack."))

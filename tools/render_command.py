@@ -31,7 +31,7 @@ from compat.render import render, render_blocks
 
 from .flags import add_extrapolate, add_overwrite, epilog
 from .output import json_text, message_line
-from .report import format_knobs, knobs_json, number, show_progress
+from .report import format_knobs, knobs_report, note_warning, number, show_progress, warnings_said
 
 PROG = "nam-legacy"
 TRAINING_RATE = 48_000  # every legacy release trained at 48 kHz unless the file says otherwise
@@ -98,6 +98,7 @@ def _whole(text: Optional[str], flag: str, low: int, high: Optional[int] = None)
 
 
 def _warn(text: str) -> None:
+    note_warning(text)  # for --json's "warnings"
     print(message_line(PROG, "warning", text), file=sys.stderr)
 
 
@@ -289,13 +290,13 @@ def _report(args, legacy, knobs, automation, done: Dict) -> None:
     automated = automation.curves if automation is not None else {}
     if automated:  # the setting at the first sample
         knobs = [automated[n].evaluate(0, 1, done["sample_rate"])[0] if n in automated else v for n, v in zip(names, knobs)]
-    if args.json:
+    if args.json:  # constant knobs in "knobs", automated ones (their points) in "automation": tools.report.knobs_report
         report = {"output": str(done["output"]), "samples": int(done["samples"]), "sample_rate": done["sample_rate"],
-                  "knobs": knobs_json(knobs, names),
-                  "automation": {n: {"times": c.times.tolist(), "values": c.values.tolist()} for n, c in automated.items()},
+                  **knobs_report(knobs, names, {n: {"times": c.times.tolist(), "values": c.values.tolist()}
+                                                for n, c in automated.items()}),
                   "plot": None if done["plot"] is None else str(done["plot"]),
                   "nonfinite_samples": done["nonfinite"],
-                  "streamed": not args.offline}
+                  "streamed": not args.offline, "warnings": warnings_said()}
         print(json_text(report))
         return
     constant = format_knobs([v for n, v in zip(names, knobs) if n not in automated], [n for n in names if n not in automated]) \

@@ -51,10 +51,11 @@ _USER_FIELDS = ("name", "modeled_by", "gear_type", "gear_make", "gear_model", "t
 _GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
 _TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
 
+# Short enough to survive a clipped file name before it (compat.text.MESSAGE_LIMIT):
+# tests/test_message_templates.py builds it.
 HYPER_REFUSAL = (
-    "HyperConvNet has no counterpart in {family}: its knobs generate the weights, which no "
-    "ConcatLSTM/ConcatWaveNet can express. For fixed settings use `nam-legacy pack` (one current-NAM "
-    "file per setting); to hear the knobs move, `nam-legacy render --automate`"
+    "a HyperConvNet has no parametric-nam form (its knobs generate its weights): use "
+    "`nam-legacy pack` for a file per knob setting, or `nam-legacy render --automate` to hear the knobs move"
 )
 
 
@@ -62,7 +63,7 @@ def parametric_document(legacy, *, date: Optional[datetime] = None) -> Dict[str,
     """The `.nam` document (a dict, keys in the exporter's order) of a `compat.LegacyModel`."""
     module, arch = legacy.model, legacy.architecture
     if arch == "HyperConvNet":
-        raise UnsupportedReleaseError(HYPER_REFUSAL.format(family=FAMILY_NAME))
+        raise UnsupportedReleaseError(HYPER_REFUSAL)
     if arch not in LEGACY_TO_FILE:
         raise UnsupportedReleaseError(f"{arch} has no counterpart in {FAMILY_NAME}")
     knobs = tuple(legacy.knobs or ())

@@ -3,7 +3,8 @@
 A legacy parametric model folded at each point of a grid (compat.migrate.fold) gives a
 folder a player can page through:
 
-    <dir>/bright-0_drive-0.25_tone-1.nam   one file per grid point (grid knobs, sorted names)
+    <dir>/drive-1-0.25_tone-2-1.nam    one file per grid point: each grid knob (in --grid order)
+                                       with its grid index and value (file_names: byte order = grid order)
     <dir>/manifest.json                    source, provenance, grid, identity, per file: knobs, loudness, gain, sha256
     <dir>/loudness.png                     loudness and gain against the first grid knob (matplotlib, optional)
 
@@ -47,7 +48,8 @@ import numpy as np
 from ..atomic import atomic_write_bytes
 from ..errors import ConfigError, FileAccessError, UnsupportedReleaseError
 from ..finite import check_finite_weights
-from ..knobs import KnobSpec, OutOfRangeWarning
+from ..knobs import KnobSpec, OutOfRangeWarning, knob_text
+from ..text import clip, quote
 from .current_nam import MODEL_VERSION, dumps, nam_document, provenance
 from .fold import Folded, fold
 from .metadata import LoudnessSkippedWarning
@@ -66,6 +68,8 @@ __all__ = [
     "pack",
     "parse_grid",
     "point_filename",
+    "file_names",
+    "value_labels",
     "source_sha256",
 ]
 
@@ -165,15 +169,57 @@ def grid_points(grid: Grid) -> List[Dict[str, float]]:
 
 
 def format_value(v: float) -> str:
-    """Shortest round-trip decimal, no exponent for ordinary values: 0.25, 1, -0.5, 1e-07."""
-    v = float(v)
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return repr(v)
+    """Shortest round-trip decimal, no exponent for ordinary values: 0.25, 1, -0.5, 1e-07
+    (compat.knobs.knob_text)."""
+    return knob_text(v)
 
 
-def point_filename(point: Mapping[str, float]) -> str:
-    """`{"tone": 1, "drive": .25, "bright": 0}` → `bright-0_drive-0.25_tone-1.nam` (sorted names)."""
+# How files are named; recorded in the identity, so a folder written with another naming
+# is told apart (an earlier nam-legacy wrote 1: `drive-0.25_tone-1.nam`, which does not
+# sort in grid order: `drive-0.25` < `drive-0_`, `tone-0.5` < `tone-0`).
+NAMING = 2
+_SHOWN_DIGITS = 3  # significant digits of a value in a file name, more only where needed
+
+
+def value_labels(values: Sequence[float]) -> List[str]:
+    """Short texts for one knob's grid values: 3 significant digits (0.0526, 0.111, -0.5,
+    1000), more only where two values would read the same. The exact values are in the
+    manifest."""
+    for digits in range(_SHOWN_DIGITS, 18):
+        texts = [knob_text(v, digits) for v in values]
+        if len(set(texts)) == len(texts):
+            return texts
+    return [format_value(v) for v in values]
+
+
+def file_names(grid: Grid) -> List[str]:
+    """The file of every point, in grid_points' order: for each grid knob in the order
+    given, `name-INDEX-VALUE` with the value's zero-based grid index padded to one width
+    per knob and the value rounded for reading (value_labels), e.g.
+    `drive-02-0.5_tone-1-0.5.nam`.
+
+    The indices make plain byte order (`ls`, sorted(), file browsers, `ls -v`) the grid
+    order, negative values included: all files share the knob names, each index has a
+    fixed width, and one index always comes with the same value text. So the files sort
+    as grid_points lists them, and a player's previous/next buttons turn the last grid
+    knob one step at a time.
+    """
+    parts = []
+    for name, values in grid:
+        width = len(str(len(values) - 1))
+        parts.append((name, {float(v): f"{name}-{i:0{width}d}-{t}" for i, (v, t) in enumerate(zip(values, value_labels(values)))}))
+    return ["_".join(labels[float(point[name])] for name, labels in parts) + ".nam" for point in grid_points(grid)]
+
+
+def point_filename(point: Mapping[str, float], grid: Grid) -> str:
+    """The file name of one grid point (`point` holds at least the grid knobs); see file_names."""
+    names = dict(zip((tuple(p[n] for n, _ in grid) for p in grid_points(grid)), file_names(grid)))
+    return names[tuple(float(point[n]) for n, _ in grid)]
+
+
+def _naming_1(point: Mapping[str, float]) -> str:
+    """An earlier nam-legacy's names (NAMING 1), to recognise and replace such packs:
+    `bright-0_drive-0.25_tone-1.nam`."""
     return "_".join(f"{name}-{format_value(point[name])}" for name in sorted(point)) + ".nam"
 
 
@@ -345,8 +391,12 @@ def _our_names(state: Dict[str, Any]) -> set:
     try:
         grid = [(g["name"], [float(v) for v in g["values"]]) for g in state.get("grid", [])]
         if math.prod(len(v) for _, v in grid) <= MAX_POINTS:
-            names.update(point_filename(p) for p in grid_points(grid))
-    except (KeyError, TypeError, ValueError):
+            naming = (state.get("identity") or {}).get("naming", 1)
+            if naming == NAMING:
+                names.update(file_names(grid))
+            elif naming == 1:
+                names.update(_naming_1(p) for p in grid_points(grid))
+    except (AttributeError, KeyError, TypeError, ValueError):
         pass
     return names
 
@@ -403,6 +453,8 @@ def _mismatch(state: Dict[str, Any], identity: Dict[str, Any], date: Optional[da
     for key, flag in (("version", "--nam-version"), ("initial_state", "--initial-state")):
         if old.get(key) != identity[key]:
             return f"{flag} {old.get(key)} (asked for {identity[key]})"
+    if old.get("naming", 1) != identity["naming"]:
+        return "an earlier nam-legacy, whose file names (drive-0.25_tone-1.nam) do not sort in grid order"
     if old != identity:
         return "other settings"
     if date is not None and state.get("date") != date.isoformat():
@@ -411,17 +463,30 @@ def _mismatch(state: Dict[str, Any], identity: Dict[str, Any], date: Optional[da
 
 
 def _grid_text(grid) -> str:
+    """A grid for a message, bounded: long value lists show their ends and their count."""
     try:
-        return " ".join(f"{n}={','.join(format_value(v) for v in values)}" for n, values in grid)
+        return " ".join(f"{clip(str(n), 40)}={_values_text(values)}" for n, values in grid[:4]) + (" …" if len(grid) > 4 else "")
     except (TypeError, ValueError):
         return "?"
 
 
+def _values_text(values) -> str:
+    shown = [format_value(v) for v in values]
+    if len(shown) <= 5:
+        return ",".join(shown)
+    return f"{shown[0]},{shown[1]},…,{shown[-1]} ({len(shown)} values)"
+
+
+def _shown(path) -> str:
+    """A path in a message: clipped (keeping its start and end) so the advice after it survives."""
+    return clip(str(path), 80)
+
+
 def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwrite: bool):
     """Where to build the pack: (folder, earlier state to resume or None, replace out?)."""
-    where = f"--output {out}"
+    where = f"--output {_shown(out)}"
     if not out.parent.is_dir():
-        raise PackFolderError(f"{where}: the folder {out.parent} does not exist (create it first)")
+        raise PackFolderError(f"{where}: the folder {_shown(out.parent)} does not exist (create it first)")
     staging = out.parent / f".{out.name}.pack-new"
     stale = out.parent / f".{out.name}.pack-old"
     if stale.is_dir():
@@ -444,7 +509,7 @@ def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwr
         raise PackFolderError(f"{where} holds a pack of {why}; pass --overwrite to replace it whole, or choose another folder")
     foreign = _foreign(out, state)
     if foreign:
-        raise PackFolderError(f"{where} holds a pack and also {foreign[0]!r}, which is not part of it; "
+        raise PackFolderError(f"{where} holds a pack and also {quote(foreign[0], 60)}, which is not part of it; "
                               "not replacing it (move that away, or choose another folder)")
     if staging.exists():
         earlier = _read_state(staging) if staging.is_dir() else None
@@ -453,7 +518,7 @@ def _claim(out: Path, identity: Dict[str, Any], date: Optional[datetime], overwr
         if earlier is None and staging.is_dir() and not any(staging.iterdir()):
             return staging, None, True
         if earlier is None or not _remove_pack(staging):
-            raise PackFolderError(f"{staging} is in the way (it is where the new pack is built); remove it")
+            raise PackFolderError(f"{_shown(staging)} is in the way (it is where the new pack is built); remove it")
     staging.mkdir()
     return staging, None, True
 
@@ -545,6 +610,7 @@ def pack(
         "grid": [[n, list(v)] for n, v in grid],
         "version": version,
         "initial_state": initial_state,
+        "naming": NAMING,
     }
     folder, state, replacing = _claim(out, identity, date, overwrite)
     _remove_temporaries(folder, state)
@@ -569,8 +635,7 @@ def pack(
     entries: List[_Entry] = []
     files = set()
     defaults = {s.name: float(s.default) for s in specs}
-    for point in grid_points(grid):
-        name = point_filename(point)
+    for point, name in zip(grid_points(grid), file_names(grid)):
         if name in files:
             raise ConfigError(f"two grid points give the same file name {name}")
         files.add(name)

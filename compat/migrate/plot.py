@@ -2,11 +2,14 @@
 
 * `loudness_png`: a pack's loudness.png. Two panels sharing the x axis, the first grid
   knob: the files' loudness (dB) above, their gain (0 = linear … 1 = fully compressed)
-  below; one labelled line per combination of the other grid knobs. Lines that coincide
-  stay visible: each has its own colour, marker and line style, and markers shrink from
-  line to line, so equal points show as concentric rings. A flat gain panel gets a
-  readable scale around its value instead of a zoom into rounding noise.
-* `plot_automation`: knob automation curves under a waveform (for `render --automate`). The
+  below; one line per combination of the other grid knobs. Up to 10 lines, each is named
+  in a legend and has its own colour, marker and line style, and markers shrink from line
+  to line, so lines that coincide show as concentric rings; more, the colour follows one
+  other knob's value (a colorbar) and a small legend names the styles of the rest. Knob
+  values on axes, colorbar and legend read to 3 significant digits; at most 8 ticks (the
+  files' places as minor ticks). A flat gain panel gets a readable scale around its value
+  instead of a zoom into rounding noise.
+* `plot_automation`: knob automation curves over a waveform (for `render --automate`). The
   waveform is drawn as a min/max envelope of about one column per pixel, from the samples
   or from a `WaveformEnvelope` gathered block by block while a long file streams (memory
   independent of its length); each knob gets a panel of its own on its own range (a
@@ -28,6 +31,7 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes
 from ..errors import LegacyError
+from ..knobs import format_knobs, knob_text
 
 __all__ = [
     "PLOT_FIX",
@@ -47,6 +51,9 @@ _STYLES = ("-", "--", "-.", ":")
 _FLAT_GAIN_SPAN = 0.1  # the gain axis shows at least this much around a flat line
 _MAX_POINTS = 4000  # curve points drawn
 _COLUMNS = 1500  # waveform columns (min/max of each): about one per pixel
+_MAX_TICKS = 8  # knob-value ticks on an axis
+_MAX_LEGEND = 10  # more lines than this: a colour scale instead of a legend entry per line
+_DIGITS = 3  # significant digits of knob values in tick and legend labels
 
 
 class PlotUnavailable(LegacyError):
@@ -84,8 +91,8 @@ def _number(v: Any) -> Optional[float]:
     return f if math.isfinite(f) else None
 
 
-def _value(v: float) -> str:
-    return f"{v:g}"
+def _value(v: float, digits: Optional[int] = _DIGITS) -> str:
+    return knob_text(v, digits)
 
 
 def _knob_label(name: str, spec: Optional[Mapping[str, Any]]) -> str:
@@ -96,7 +103,7 @@ def _knob_label(name: str, spec: Optional[Mapping[str, Any]]) -> str:
     lo, hi = spec.get("minval"), spec.get("maxval")
     if lo is None or hi is None:
         return f"{name} (knob value)"
-    return f"{name} (knob value, range {_value(lo)} to {_value(hi)})"
+    return f"{name} (knob value, range {_value(lo, None)} to {_value(hi, None)})"
 
 
 def _lines(grid, points):
@@ -120,16 +127,88 @@ def _colors(n: int):
     return [cmap(i / (n - 1) * 0.9) for i in range(n)]
 
 
-def _series(ax, xs, lines, which: int, colors, labels) -> List[float]:
+def _value_axis(axis, values: Sequence[float]) -> None:
+    """Ticks for knob values: at the grid values when there are few, else at most _MAX_TICKS
+    round numbers with the grid values as minor ticks; labels to 3 significant digits."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
+
+    values = sorted(set(float(v) for v in values))
+    if len(values) <= _MAX_TICKS:
+        axis.set_major_locator(FixedLocator(values))
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=_MAX_TICKS - 1, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_minor_locator(FixedLocator(values))  # where the files are
+        axis.set_minor_formatter(NullFormatter())
+    axis.set_major_formatter(FuncFormatter(lambda v, pos: _value(v)))
+
+
+class _Style:
+    """How each line is drawn: up to 10 lines, its own colour, marker and line style, named
+    in a legend; more, the colour follows the value of one other grid knob (the one with
+    the most values, shown on a colorbar) and line style and marker follow the rest (a
+    small legend), so the figure never carries a legend of dozens of entries."""
+
+    def __init__(self, others: List[str], keys: List[Tuple[float, ...]]):
+        from matplotlib import colormaps
+        from matplotlib.colors import Normalize
+
+        self.others, self.keys = others, keys
+        self.mapped = len(keys) > _MAX_LEGEND and bool(others)
+        if not self.mapped:
+            self.colors = _colors(len(keys))
+            self.labels = [format_knobs(dict(zip(others, key)), digits=_DIGITS) for key in keys] if others else ["all files"]
+            return
+        counts = [len({key[i] for key in keys}) for i in range(len(others))]
+        self.by = counts.index(max(counts))  # the knob on the colour scale
+        values = sorted({key[self.by] for key in keys})
+        self.values = values
+        self.cmap = colormaps["viridis"]
+        self.norm = Normalize(values[0], values[-1] if values[-1] > values[0] else values[0] + 1)
+        self.rest = [i for i in range(len(others)) if i != self.by]
+        self.combos = list(dict.fromkeys(tuple(key[i] for i in self.rest) for key in keys))
+
+    def line(self, k: int, n: int) -> Dict[str, Any]:
+        key = self.keys[k]
+        if not self.mapped:
+            size = 11 - 6 * k / max(1, n - 1)  # later lines smaller: coinciding points show as rings
+            return dict(color=self.colors[k], marker=_MARKERS[k % len(_MARKERS)], markersize=size, markerfacecolor="none",
+                        markeredgewidth=1.4, linestyle=_STYLES[k % len(_STYLES)], linewidth=1.3, label=self.labels[k])
+        c = self.combos.index(tuple(key[i] for i in self.rest))
+        return dict(color=self.cmap(self.norm(key[self.by]) * 0.9), marker=_MARKERS[c % len(_MARKERS)], markersize=4,
+                    markerfacecolor="none", markeredgewidth=1.0, linestyle=_STYLES[c % len(_STYLES)], linewidth=1.2)
+
+    def explain(self, fig, top, axes) -> None:
+        """The legend, or the colorbar (and the small legend of the other knobs)."""
+        if not self.mapped:
+            if self.others:
+                top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                           ncols=1 if len(self.keys) <= 16 else 2)
+            return
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import ListedColormap
+        from matplotlib.lines import Line2D
+
+        # the colours actually used: viridis up to 0.9 (its palest yellow is hard to see)
+        cmap = ListedColormap(self.cmap(np.linspace(0, 0.9, 256)))
+        bar = fig.colorbar(ScalarMappable(norm=self.norm, cmap=cmap), ax=axes, shrink=0.9, aspect=30, pad=0.02)
+        bar.set_label(f"{self.others[self.by]} (line colour)")
+        _value_axis(bar.ax.yaxis, self.values)
+        if self.rest and len(self.combos) <= _MAX_LEGEND:
+            names = [self.others[i] for i in self.rest]
+            handles = [Line2D([], [], color="0.3", marker=_MARKERS[c % len(_MARKERS)], markerfacecolor="none",
+                              linestyle=_STYLES[c % len(_STYLES)], label=format_knobs(dict(zip(names, combo)), digits=_DIGITS))
+                       for c, combo in enumerate(self.combos)]
+            top.legend(handles=handles, fontsize=8, loc="best", frameon=True, framealpha=0.8)
+
+
+def _series(ax, xs, lines, which: int, style: _Style) -> List[float]:
     values = []
     n = len(lines)
-    for k, ((key, line), color, label) in enumerate(zip(lines.items(), colors, labels)):
+    for k, line in enumerate(lines.values()):
         ys = [line.get(x, (None, None))[which] for x in xs]
         ys = [np.nan if y is None else y for y in ys]
         values += [y for y in ys if not np.isnan(y)]
-        size = 11 - 6 * k / max(1, n - 1)  # later lines smaller: coinciding points show as rings
-        ax.plot(xs, ys, color=color, marker=_MARKERS[k % len(_MARKERS)], markersize=size, markerfacecolor="none",
-                markeredgewidth=1.4, linestyle=_STYLES[k % len(_STYLES)], linewidth=1.3, label=label)
+        ax.plot(xs, ys, **style.line(k, n))
     return values
 
 
@@ -159,19 +238,18 @@ def loudness_figure(
     others, xs, lines = _lines(grid, points)
     if not lines:
         raise ValueError("nothing to plot")
-    fig = _figure(9.0, 7.0 if len(lines) <= 12 else 8.5)
-    labels = [", ".join(f"{n}={_value(v)}" for n, v in zip(others, key)) or "loudness / gain" for key in lines]
-    colors = _colors(len(lines))
+    fig = _figure(9.0, 7.0)
+    style = _Style(others, list(lines))
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     heading = title
     if fixed:
-        heading += "\nother knobs at their defaults: " + ", ".join(f"{n}={_value(v)}" for n, v in sorted(fixed.items()))
+        heading += "\nother knobs at their defaults: " + format_knobs(dict(sorted(fixed.items())))
     fig.suptitle(heading, fontsize=11)
 
-    loud = _series(top, xs, lines, 0, colors, labels)
+    loud = _series(top, xs, lines, 0, style)
     top.set_ylabel("loudness (dB RMS)")
     top.set_title("output loudness on current NAM's test signal", fontsize=9, loc="left")
-    gain = _series(bottom, xs, lines, 1, colors, labels)
+    gain = _series(bottom, xs, lines, 1, style)
     bottom.set_ylabel("gain (0 = linear, 1 = compressed)")
     bottom.set_title("gain: how much the output level ignores the input level", fontsize=9, loc="left")
     if gain:
@@ -180,18 +258,15 @@ def loudness_figure(
             mid = min(max((lo + hi) / 2, _FLAT_GAIN_SPAN / 2), 1 - _FLAT_GAIN_SPAN / 2)  # gain is in [0, 1]
             bottom.set_ylim(mid - _FLAT_GAIN_SPAN / 2 - 0.01, mid + _FLAT_GAIN_SPAN / 2 + 0.01)
             if len(lines) > 1 and len({round(v, 6) for v in gain}) == 1:
-                bottom.text(0.99, 0.05, f"all {len(lines)} lines coincide at {_value(round(gain[0], 6))}",
+                bottom.text(0.99, 0.05, f"all {len(lines)} lines coincide at {_value(round(gain[0], 6), None)}",
                             transform=bottom.transAxes, ha="right", va="bottom", fontsize=8, color="0.3")
     for ax in (top, bottom):
         ax.grid(True, color="0.88", linewidth=0.8)
-        ax.set_xticks(xs)
-        ax.set_xticklabels([_value(x) for x in xs])
+    _value_axis(bottom.xaxis, xs)
     if not loud:
         top.text(0.5, 0.5, "no loudness values", transform=top.transAxes, ha="center")
     bottom.set_xlabel(_knob_label(grid[0][0], specs.get(grid[0][0])))
-    if others:
-        top.legend(title=", ".join(others), fontsize=8, title_fontsize=8, loc="upper left",
-                   bbox_to_anchor=(1.01, 1.0), ncols=1 if len(lines) <= 16 else 2, frameon=False)
+    style.explain(fig, top, [top, bottom])
     return fig
 
 
