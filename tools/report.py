@@ -3,13 +3,16 @@
 JSON output needs little of this (tools.output.json_text): `knobs_json` and
 `knobs_report` (one shape for knob settings everywhere), `user_format` (format names as
 `--format` spells them) and the warning log (`warnings_said`: the "warnings" list every
-verb's JSON carries). docs/formats.md ("JSON output") describes the shapes. Values come from files: each is escaped and clipped on its own
+verb's JSON carries). docs/formats.md ("JSON output") describes the shapes.
+
+Values come from files: each is escaped and clipped on its own
 (tools.output.shown) before it is laid out, so a knob name or a metadata value can
 neither start a line nor flood one.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import contextmanager
 from typing import Any, Dict, List, Optional, Sequence, Union
