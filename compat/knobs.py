@@ -161,6 +161,17 @@ def _knob_vector(specs, count, values, named) -> List[float]:
     return [float(named.get(s.name, s.default)) for s in specs]
 
 
+def parse_positional(text: Optional[str]) -> Optional[List[float]]:
+    """`"0.5,1,0.2"` (knob values in model input order, as --params takes them) → floats;
+    None stays None (not given)."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip() != ""]
+    except ValueError:
+        raise ConfigError(f"--params must be comma-separated numbers, got {text!r}") from None
+
+
 def parse_named(pairs: Sequence[str]) -> Dict[str, float]:
     """`["drive=0.5", "bright=true"]` → {"drive": 0.5, "bright": 1.0}; true/false become
     SwitchWord values, which knob_vector refuses for continuous knobs."""

@@ -327,8 +327,9 @@ def test_switch_names_other_than_off_on_load_with_a_note(exported, tmp_path):
 def test_checkpoint_without_param_config_is_refused(tmp_path):
     d = FIXTURES / "0.7.4" / "catlstm"
     legacy = compat.load(d / "model.ckpt", config=d / "model.json")
-    with pytest.raises(compat.ConfigError, match="--param-config"):
+    with pytest.raises(compat.ConfigError, match="needs the knob names") as caught:
         compat.export(legacy, "parametric-nam", tmp_path / "a.nam")
+    assert caught.value.hint == "param-config"  # API: param_config= to compat.load; CLI: --param-config
     assert not (tmp_path / "a.nam").exists()
 
 

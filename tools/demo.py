@@ -15,7 +15,6 @@ still holds exactly those files, unchanged, and nothing else (`not_a_demo_folder
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ import compat
 import compat.stream as stream
 from compat.audio import open_audio_writer, write_audio
 from compat.describe import describe
+from compat.migrate.pack import source_sha256
 from compat.outputs import check_output, input_paths, put_in_place
 from compat.render import render_blocks
 
@@ -110,16 +110,8 @@ def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = F
     return report
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_marker(work: Path) -> None:
-    files = {p.relative_to(work).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)}
+    files = {p.relative_to(work).as_posix(): {"size": p.stat().st_size, "sha256": source_sha256(p)}
              for p in sorted(work.rglob("*")) if p.is_file()}
     about = ("written by `nam-legacy demo`: every file it wrote here; `nam-legacy demo --overwrite` replaces this "
              "folder only while it holds these files, unchanged, and nothing else")
@@ -152,7 +144,7 @@ def not_a_demo_folder(folder: Path) -> Optional[str]:
                 return f"holds {rel!r}, which the demo did not write"
     for rel, facts in files.items():  # a file since deleted holds nothing to lose
         path = folder / rel
-        if path.is_file() and (path.stat().st_size != facts.get("size") or _sha256(path) != facts.get("sha256")):
+        if path.is_file() and (path.stat().st_size != facts.get("size") or source_sha256(path) != facts.get("sha256")):
             return f"has its {rel!r} changed since the demo wrote it"
     return None
 

@@ -16,10 +16,10 @@ import argparse
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import compat
-from compat.knobs import OutOfRangeWarning, knob_vector, parse_named
+from compat.knobs import OutOfRangeWarning, knob_vector, parse_named, parse_positional
 from compat.outputs import check_output, input_paths
 
 from .flags import add_extrapolate, add_overwrite, epilog
@@ -38,15 +38,6 @@ def _date(text: Optional[str]) -> Optional[datetime]:
         raise compat.ConfigError(f"--date must be ISO 8601 (e.g. 2024-01-14T12:00:00), got {text!r}") from None
 
 
-def _positional(text: Optional[str]) -> Optional[List[float]]:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip() != ""]
-    except ValueError:
-        raise compat.ConfigError(f"--params must be comma-separated numbers, got {text!r}") from None
-
-
 def _load(args):
     return compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
 
@@ -62,7 +53,7 @@ def cmd_migrate(args) -> int:
 
     version = args.nam_version
     date = _date(args.date) or datetime.now().replace(microsecond=0)
-    values, named = _positional(args.params), parse_named(args.knob)  # the arguments alone first
+    values, named = parse_positional(args.params), parse_named(args.knob)  # the arguments alone first
     check_output(args.output, kind="nam", inputs=_inputs(args), overwrite=args.overwrite)
     legacy = _load(args)
     knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)

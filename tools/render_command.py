@@ -15,7 +15,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 from tqdm import tqdm
@@ -25,7 +25,7 @@ import compat.stream as stream
 from compat.atomic import atomic_write_bytes
 from compat.audio import check_finite, find_nonfinite, open_audio, open_audio_writer, read_audio, write_audio
 from compat.errors import FileAccessError
-from compat.knobs import OutOfRangeWarning, knob_vector, parse_named
+from compat.knobs import OutOfRangeWarning, knob_vector, parse_named, parse_positional
 from compat.outputs import check_output, input_paths
 from compat.render import render, render_blocks
 
@@ -65,15 +65,6 @@ CONTROL_HELP = (
 )
 
 
-def _positional_knobs(text: Optional[str]) -> Optional[List[float]]:
-    if text is None:
-        return None
-    try:
-        return [float(v) for v in text.split(",") if v.strip() != ""]
-    except ValueError:
-        raise compat.ConfigError(f"--params must be comma-separated numbers, got {text!r}") from None
-
-
 def check_rate(wav_rate: Optional[int], model_rate: Optional[float], ignore: bool, path=None) -> int:
     expected = int(model_rate) if model_rate else TRAINING_RATE
     if wav_rate is not None and wav_rate != expected and not ignore:
@@ -105,7 +96,7 @@ def _warn(text: str) -> None:
 def cmd_render(args) -> int:
     # The arguments alone first, then the outputs, then the model: nothing is read twice
     # and nothing is written before everything the user gave has been checked.
-    values, named = _positional_knobs(args.params), parse_named(args.knob)
+    values, named = parse_positional(args.params), parse_named(args.knob)
     args.block = _whole(args.block, "--block", 1, MAX_BLOCK)
     args.control_period = _whole(args.control_period, "--control-period", 1)
     automating = bool(args.automate or args.automation)
