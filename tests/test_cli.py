@@ -92,7 +92,12 @@ def test_console_script_help_and_usage_errors():
     assert usage.returncode == 2
 
 
-def test_demo_writes_sweep(capsys, tmp_path):
+def test_demo_writes_sweep(capsys, tmp_path, monkeypatch):
+    import compat.migrate.plot as plot
+
+    drawn = {}
+    real = plot.automation_png
+    monkeypatch.setattr(plot, "automation_png", lambda *a, **kw: drawn.update(kw) or real(*a, **kw))
     code, out, _ = run(capsys, "demo", "--output", str(tmp_path), "--json")
     report = json.loads(out)
     assert code == 0 and len(report["outputs"]) == 2
@@ -112,6 +117,8 @@ def test_demo_writes_sweep(capsys, tmp_path):
     expected = forward_augmented(legacy, x, curves).numpy()
     assert np.abs(read_audio(sweep["output"]).samples - expected).max() <= STREAM_BOUND
     assert sweep["plot"] == str(tmp_path / "drive-sweep.png") and (tmp_path / "drive-sweep.png").is_file()
+    # the drive panel is drawn on drive's range from the param config, not on the curve's span
+    assert [(k["name"], k["minval"], k["maxval"]) for k in drawn["knobs"]][1] == ("drive", 0.0, 1.0)
     # the live-knob export: a ConcatLSTM .nam that loads back as the same model
     parametric = report["parametric_nam"]
     if parametric["skipped"] is None:

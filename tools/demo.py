@@ -215,7 +215,8 @@ def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
     try:
         png = automation_png(envelope, RATE, {SWEPT: np.array([curve.evaluate(int(i), 1, RATE)[0] for i in middles])},
                              f"{CHECKPOINT.name} (CatLSTM): {SWEPT} automated 0 to 1, streamed\n"
-                             f"other knobs at their defaults: {format_knobs([v for n, v in zip(names, knobs) if n != SWEPT], [n for n in names if n != SWEPT])}")
+                             f"other knobs at their defaults: {format_knobs([v for n, v in zip(names, knobs) if n != SWEPT], [n for n in names if n != SWEPT])}",
+                             knobs=[k.to_json() for k in legacy.knobs])  # each panel on its knob's range
     except PlotUnavailable as e:
         report["plot_note"] = f"no {SWEPT}-sweep.png: {e}"
     else:
