@@ -160,6 +160,34 @@ def assert_within_bounds(result: Result, model_bytes: int = 0) -> None:
     assert result.cpu <= CPU_BUDGET, f"{result.cpu:.1f} s of CPU: {result.describe()}"
 
 
+def check_text_case(result: Result, path, expect: str, *, rss: int, cpu: float, loaded: str) -> None:
+    """A text-reader case (tests/test_hostile_text.py, test_hostile_parametric_nam.py): within
+    the resource bounds and the reader's own tighter `rss`/`cpu`; then either loaded
+    (`expect == "ok"`, stdout matching the regex `loaded`) or refused with a message that
+    holds `expect` (the file's name spelt `<file>`)."""
+    import re
+
+    assert_within_bounds(result)
+    extra = result.peak_rss - idle_rss()
+    assert extra <= rss, f"{extra / MiB:.0f} MiB above an idle CLI: {result.describe()}"
+    assert result.cpu <= cpu, result.describe()
+    if expect == "ok":
+        assert result.returncode == 0, result.describe()
+        assert re.search(loaded, result.stdout), result.stdout[:500]
+    else:
+        assert_refused(result, path)
+        assert expect in result.stderr.replace(Path(path).name, "<file>"), result.describe()
+
+
+def print_report(title: str, measured: Mapping[str, Result]) -> None:
+    """Peak RSS above an idle CLI and CPU seconds of each measured case, largest first."""
+    idle = idle_rss()
+    width = max(len(name) for name in measured)
+    print(f"\n{title}: {len(measured)} cases; idle CLI {idle / MiB:.0f} MiB")
+    for name, r in sorted(measured.items(), key=lambda kv: -kv[1].peak_rss):
+        print(f"  {name:{width}s} exit {r.returncode}  +{(r.peak_rss - idle) / MiB:6.1f} MiB  {r.cpu:5.2f} s cpu")
+
+
 # --- many cases in one child -----------------------------------------------------------------------
 
 # Runs `main(argv)` of each case in turn. Before each: garbage collected, freed memory given

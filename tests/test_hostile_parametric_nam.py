@@ -295,17 +295,8 @@ def _result(case: Case, files, batch) -> hostile.Result:
 def test_hostile_parametric_nam(case, files, batch):
     path = files[case.name]
     result = _result(case, files, batch)
-    hostile.assert_within_bounds(result)
-    extra = result.peak_rss - hostile.idle_rss()
-    assert extra <= PNAM_RSS, f"{extra / MiB:.0f} MiB above an idle CLI: {result.describe()}"
-    assert result.cpu <= TEXT_CPU, result.describe()
-    if case.expect == "ok":
-        assert result.returncode == 0, result.describe()
-        assert re.search(r'"architecture": "Cat(LSTM|WaveNet)",\s*"format": "parametric-nam"', result.stdout), \
-            result.stdout[:500]
-    else:
-        hostile.assert_refused(result, path)
-        assert case.expect in result.stderr.replace(path.name, "<file>"), result.describe()
+    hostile.check_text_case(result, path, case.expect, rss=PNAM_RSS, cpu=TEXT_CPU,
+                            loaded=r'"architecture": "Cat(LSTM|WaveNet)",\s*"format": "parametric-nam"')
 
 
 def test_control_characters_in_names_are_kept_and_never_shown_raw(files, batch):
@@ -356,9 +347,5 @@ def test_report(capsys):
     """Peak RSS above an idle CLI and CPU seconds of every case run in this session."""
     if not MEASURED:
         pytest.skip("no case ran in this session")
-    idle = hostile.idle_rss()
-    rows = sorted(MEASURED.items(), key=lambda kv: -kv[1].peak_rss)
     with capsys.disabled():
-        print(f"\nhostile parametric .nam files: {len(rows)} cases; idle CLI {idle / MiB:.0f} MiB")
-        for name, r in rows:
-            print(f"  {name:40s} exit {r.returncode}  +{(r.peak_rss - idle) / MiB:6.1f} MiB  {r.cpu:5.2f} s cpu")
+        hostile.print_report("hostile parametric .nam files", MEASURED)

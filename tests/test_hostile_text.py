@@ -24,7 +24,6 @@ and CPU time.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple
 
@@ -265,16 +264,8 @@ def _result(case: Case, files, batch) -> hostile.Result:
 def test_hostile_text_file(case, files, batch):
     path = files[case.name]
     result = _result(case, files, batch)
-    hostile.assert_within_bounds(result)
-    extra = result.peak_rss - hostile.idle_rss()
-    assert extra <= TEXT_RSS, f"{extra / MiB:.0f} MiB above an idle CLI: {result.describe()}"
-    assert result.cpu <= TEXT_CPU, result.describe()
-    if case.expect == "ok":
-        assert result.returncode == 0, result.describe()
-        assert re.search(r'"architecture": "(CatLSTM|CatWaveNet|HyperConvNet)"', result.stdout), result.stdout[:500]
-    else:
-        hostile.assert_refused(result, path)
-        assert case.expect in result.stderr.replace(path.name, "<file>"), result.describe()
+    hostile.check_text_case(result, path, case.expect, rss=TEXT_RSS, cpu=TEXT_CPU,
+                            loaded=r'"architecture": "(CatLSTM|CatWaveNet|HyperConvNet)"')
 
 
 def test_case_inventory():
@@ -293,9 +284,5 @@ def test_report(capsys):
     """Peak RSS above an idle CLI and CPU seconds of every case run in this session."""
     if not MEASURED:
         pytest.skip("no case ran in this session")
-    idle = hostile.idle_rss()
-    rows = sorted(MEASURED.items(), key=lambda kv: -kv[1].peak_rss)
     with capsys.disabled():
-        print(f"\nhostile text files: {len(rows)} cases; idle CLI {idle / MiB:.0f} MiB")
-        for name, r in rows:
-            print(f"  {name:36s} exit {r.returncode}  +{(r.peak_rss - idle) / MiB:6.1f} MiB  {r.cpu:5.2f} s cpu")
+        hostile.print_report("hostile text files", MEASURED)
