@@ -3,13 +3,32 @@
 Files are written beside their destination under a temporary name, flushed, then renamed
 into place (rename is atomic within a folder); temporaries get the permissions a plain
 `open` would have given.
+
+Every temporary is made through `scratch_file` / `scratch_folder`, which record it until
+it is renamed into place or removed (`forget`). A Ctrl-C can land between any two Python
+instructions, including the ones between creating a temporary and the `try` that would
+remove it, so the cleanup that always runs is `discard_scratch()`: the CLI calls it on
+an interrupt, and it runs at interpreter exit. The creation itself holds SIGINT back
+(main thread only; signal handlers live there) so a temporary never exists unrecorded.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Dict, Iterator, Tuple
+
+__all__ = ["atomic_write_bytes", "discard_scratch", "forget", "publish", "scratch_file", "scratch_folder"]
+
+# path -> is a folder. Single dict operations are atomic (GIL): no lock, which an interrupt
+# could leave held.
+_scratch: Dict[str, bool] = {}
 
 
 def _umask() -> int:
@@ -18,10 +37,66 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """SIGINT arriving inside the block is delivered right after it (as it would have been)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # handlers can only be swapped in the main thread, and only back to a Python-known one
+        return
+    pending = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending:
+            signal.raise_signal(signal.SIGINT)
+
+
+def scratch_file(folder: Path, prefix: str, suffix: str = ".part") -> Tuple[int, Path]:
+    """mkstemp in `folder`, recorded until `forget`; returns (descriptor, path)."""
+    with _sigint_held():
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        _scratch[tmp] = False
+    return fd, Path(tmp)
+
+
+def scratch_folder(folder: Path, prefix: str) -> Path:
+    """mkdtemp in `folder`, recorded until `forget`."""
+    with _sigint_held():
+        tmp = tempfile.mkdtemp(prefix=prefix, dir=folder)
+        _scratch[tmp] = True
+    return Path(tmp)
+
+
+def forget(path: Path) -> None:
+    """`path` was renamed into place or removed: no longer ours to clean up."""
+    _scratch.pop(str(path), None)
+
+
+def discard_scratch() -> None:
+    """Remove every temporary still recorded (after an interrupt, at exit)."""
+    while _scratch:
+        try:
+            path, is_folder = _scratch.popitem()
+        except KeyError:  # emptied by another thread meanwhile
+            break
+        if is_folder:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+atexit.register(discard_scratch)
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = scratch_file(path.parent, f".{path.name}.")
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -30,8 +105,10 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        forget(tmp)  # only once gone: an interrupt before this leaves it to discard_scratch
         raise
+    forget(tmp)
 
 
 def publish(produced: Path, output: Path) -> None:

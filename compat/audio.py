@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
 
 import numpy as np
 
+from .atomic import _umask, forget, scratch_file
 from .errors import ConfigError, CorruptFileError, FileAccessError, UnknownFormatError
 
 SOUNDFILE_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff", ".aifc")
@@ -247,12 +247,6 @@ def find_nonfinite(path, *, source: Optional[str] = None, sample_rate: Optional[
 # --- writing ---
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class AudioWriter:
     """Writes float32 blocks to a `.wav` (32-bit float) or `.npy` file, atomically:
     `with open_audio_writer(p, 48000) as w: w.write(block)` — the file appears only when
@@ -268,14 +262,14 @@ class AudioWriter:
             raise FileAccessError(f"{self.path} exists; pass --overwrite to replace it")
         self.sample_rate = int(rate) if rate.is_integer() else 0
         self.frames = 0
+        self._file = None
         try:  # the folder must exist: nothing is created above an output (compat/outputs.py)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+            fd, self._tmp = scratch_file(self.path.parent, f".{self.path.name}.")
         except OSError as e:
             raise FileAccessError(f"cannot write {self.path}: {e.strerror or e}") from None
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "w+b")
         try:
-            os.chmod(tmp, 0o666 & ~_umask())
+            self._file = os.fdopen(fd, "w+b")
+            os.chmod(self._tmp, 0o666 & ~_umask())
             self._file.write(self._header())
         except BaseException:
             self.abort()
@@ -310,6 +304,7 @@ class AudioWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self._tmp, self.path)
+            forget(self._tmp)
         except BaseException as e:
             self.abort()
             if isinstance(e, OSError):
@@ -320,9 +315,11 @@ class AudioWriter:
     def abort(self) -> None:
         """Drop everything written; the destination is untouched."""
         try:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
         finally:
             self._tmp.unlink(missing_ok=True)
+            forget(self._tmp)
 
     def __enter__(self) -> "AudioWriter":
         return self

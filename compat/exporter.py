@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Optional, Union
@@ -32,6 +31,7 @@ from nam_legacy.models.parametric.params import Param
 from nam_legacy.releases import DEFAULT, ReleaseProfile
 
 from . import architectures, upgrades
+from .atomic import forget, scratch_folder
 from .errors import ConfigError, FileAccessError, UnsupportedReleaseError
 from .finite import check_finite_weights
 from .formats.parametric_nam_write import write_parametric_nam
@@ -198,13 +198,14 @@ def export(
     if date is not None:
         model._export_fixed_date = date
     params = _params(legacy)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    staging = scratch_folder(output.parent, f".{output.name}.")
     try:
         produced = _write_typed(model, params, fmt, staging, output)
         check_output(output, **where)  # still so: nothing appeared there while this ran
         put_in_place(produced, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        forget(staging)
     return output
 
 

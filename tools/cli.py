@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 import torch
 
 import compat
+from compat.atomic import discard_scratch
 from compat.describe import describe
 from compat.exporter import check_date_applies
 from compat.outputs import input_paths
@@ -220,6 +221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(message_line(PROG, "error", error_text(e)), file=sys.stderr)  # with its flag hint
             return EXIT_USAGE
         except KeyboardInterrupt:
+            discard_scratch()  # temporaries an interrupt caught between creation and cleanup
             print(f"{PROG}: interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
         except BrokenPipeError:

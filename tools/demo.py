@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 import compat
 import compat.stream as stream
+from compat.atomic import forget, scratch_folder
 from compat.audio import open_audio_writer, write_audio
 from compat.describe import describe
 from compat.migrate.pack import source_sha256
@@ -97,7 +97,7 @@ def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = F
     where = dict(inputs=input_paths(CHECKPOINT, MODEL_CONFIG, PARAM_CONFIG, *OTHER_FORMATS), overwrite=overwrite,
                  folder=True, replaceable=not_a_demo_folder)
     check_output(outdir, **where)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    staging = scratch_folder(outdir.parent, f".{outdir.name}.")
     try:
         work = staging / outdir.name
         work.mkdir()
@@ -107,6 +107,7 @@ def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = F
         put_in_place(work, outdir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        forget(staging)
     return report
 
 
