@@ -4,7 +4,6 @@ model construction (checked against nam_legacy's own exporters)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -248,8 +247,13 @@ def test_wavenet_consistency_checks():
     _raises(ConfigError, validate_net_config, "LSTM", {}, fragment="not a parametric architecture")
 
 
-def test_size_limits_are_arithmetic_only():
-    start = time.perf_counter()
+def test_size_limits_are_arithmetic_only(monkeypatch):
+    # Nothing is built to find out the size: any module construction (Linear, Conv1d, LSTM, the
+    # hypernet's scratch batch goes through one) fails the test.
+    def no_building(self, *args, **kwargs):
+        raise AssertionError(f"validate_net_config built a {type(self).__name__}")
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", no_building)
     for arch, cfg in [
         ("CatLSTM", {"hidden_size": 1 << 20, "input_size": 4, "num_layers": 1024}),
         ("CatWaveNet", {"layers_configs": [{"input_size": 4, "condition_size": 4, "head_size": 1, "channels": 1 << 20,
@@ -261,7 +265,6 @@ def test_size_limits_are_arithmetic_only():
                           "net": {"channels": 64, "dilations": [1] * 64, "batchnorm": False, "activation": "Tanh"}}),
     ]:
         _raises(UnsafeFileError, validate_net_config, arch, cfg, fragment="allocate")
-    assert time.perf_counter() - start < 1.0
 
 
 def _wavenet_configs():
