@@ -9,7 +9,8 @@ it is renamed into place or removed (`forget`). A Ctrl-C can land between any tw
 instructions, including the ones between creating a temporary and the `try` that would
 remove it, so the cleanup that always runs is `discard_scratch()`: the CLI calls it on
 an interrupt, and it runs at interpreter exit. The creation itself holds SIGINT back
-(main thread only; signal handlers live there) so a temporary never exists unrecorded.
+(main thread only; signal handlers live there) so a temporary never exists unrecorded, and
+so does replacing an old folder (`compat.outputs.put_in_place`): never left half-swapped.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, Tuple
 
-__all__ = ["atomic_write_bytes", "discard_scratch", "forget", "publish", "scratch_file", "scratch_folder"]
+__all__ = ["atomic_write_bytes", "discard_scratch", "forget", "publish", "record_scratch", "scratch_file", "scratch_folder", "sigint_held"]
 
 # path -> is a folder. Single dict operations are atomic (GIL): no lock, which an interrupt
 # could leave held.
@@ -38,8 +39,9 @@ def _umask() -> int:
 
 
 @contextmanager
-def _sigint_held() -> Iterator[None]:
-    """SIGINT arriving inside the block is delivered right after it (as it would have been)."""
+def sigint_held() -> Iterator[None]:
+    """SIGINT arriving inside the block is delivered right after it (as it would have been):
+    for short steps that must not stop half-way (create and record; swap two folders)."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         yield  # handlers can only be swapped in the main thread, and only back to a Python-known one
         return
@@ -55,7 +57,7 @@ def _sigint_held() -> Iterator[None]:
 
 def scratch_file(folder: Path, prefix: str, suffix: str = ".part") -> Tuple[int, Path]:
     """mkstemp in `folder`, recorded until `forget`; returns (descriptor, path)."""
-    with _sigint_held():
+    with sigint_held():
         fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
         _scratch[tmp] = False
     return fd, Path(tmp)
@@ -63,10 +65,16 @@ def scratch_file(folder: Path, prefix: str, suffix: str = ".part") -> Tuple[int,
 
 def scratch_folder(folder: Path, prefix: str) -> Path:
     """mkdtemp in `folder`, recorded until `forget`."""
-    with _sigint_held():
+    with sigint_held():
         tmp = tempfile.mkdtemp(prefix=prefix, dir=folder)
         _scratch[tmp] = True
     return Path(tmp)
+
+
+def record_scratch(folder: Path) -> Path:
+    """Record an existing folder as ours to remove (`discard_scratch`) until `forget`."""
+    _scratch[str(folder)] = True
+    return folder
 
 
 def forget(path: Path) -> None:

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Tuple, Union
 
-from .atomic import publish
+from .atomic import forget, publish, record_scratch, sigint_held
 from .errors import FileAccessError
 
 __all__ = ["OUTPUT_KINDS", "OutputError", "check_output", "check_suffix", "input_paths", "put_in_place"]
@@ -222,13 +222,16 @@ def put_in_place(produced: Path, output: Path) -> None:
     if not (output.is_dir() and not output.is_symlink() and any(output.iterdir())):
         publish(produced, output)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
-    old = aside / output.name
-    os.replace(output, old)
-    try:
-        publish(produced, output)
-    except BaseException:
-        os.replace(old, output)
-        shutil.rmtree(aside, ignore_errors=True)
-        raise
+    with sigint_held():  # a Ctrl-C here would leave the old folder aside and none in place
+        aside = Path(tempfile.mkdtemp(prefix=f".{output.name}.old.", dir=output.parent))
+        old = aside / output.name
+        os.replace(output, old)
+        try:
+            publish(produced, output)
+        except BaseException:
+            os.replace(old, output)
+            shutil.rmtree(aside, ignore_errors=True)
+            raise
+        aside = record_scratch(aside)  # replaced: now ours to remove, even if interrupted below
     shutil.rmtree(aside, ignore_errors=True)
+    forget(aside)
