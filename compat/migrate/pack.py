@@ -45,7 +45,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, sigint_held
 from ..errors import ConfigError, FileAccessError, UnsupportedReleaseError
 from ..finite import check_finite_weights
 from ..knobs import KnobSpec, OutOfRangeWarning, knob_text
@@ -530,8 +530,9 @@ def _swap(new: Path, out: Path) -> None:
         old = new
     else:
         old = out.parent / f".{out.name}.pack-old"
-        os.rename(out, old)
-        os.rename(new, out)
+        with sigint_held():  # never between the two: no pack at `out`
+            os.rename(out, old)
+            os.rename(new, out)
     if not _remove_pack(old):
         warnings.warn(f"the replaced pack was left at {old} (it holds files that are not part of it)", stacklevel=3)
 
