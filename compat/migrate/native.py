@@ -21,9 +21,10 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, List, Optional
+
+from ..atomic import forget, scratch_file
 
 __all__ = ["lstm_cell", "status", "cache_dir"]
 
@@ -107,12 +108,12 @@ def _load() -> Callable:
 def _build(compiler: List[str], target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
+        fd, tmp = scratch_file(target.parent, ".build-", ".so")
         os.close(fd)
     except OSError as e:
         raise _Unavailable(f"cannot write to {target.parent}: {e}") from None
     try:
-        done = subprocess.run([*compiler, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, timeout=120)
+        done = subprocess.run([*compiler, *FLAGS, "-o", str(tmp), str(SOURCE)], capture_output=True, timeout=120)
         if done.returncode != 0:
             first = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[0]
             raise _Unavailable(f"{compiler[0]} failed: {first}")
@@ -122,6 +123,7 @@ def _build(compiler: List[str], target: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        forget(tmp)
 
 
 def _cpu_flags() -> str:
