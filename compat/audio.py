@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional
@@ -173,6 +174,11 @@ class _SoundFileReader(AudioReader):
         if not self.compressed and frames * _WIDTH[self._sf.subtype] > os.fstat(file.fileno()).st_size:
             self._sf.close()
             raise CorruptFileError(f"{path}: its header claims {frames} samples, more than the file can hold")
+        if self._sf.format in ("WAV", "WAVEX") and not self.compressed:
+            claimed = _claimed_wav_frames(file, _WIDTH[self._sf.subtype])
+            if claimed is not None and claimed > frames:
+                warnings.warn(f"{path} is cut short: its header claims {claimed} samples, the file holds {frames}; "
+                              f"only those are used", TruncatedAudioWarning, stacklevel=3)
         super().__init__(path, file, int(self._sf.samplerate), frames)
 
     def read(self, n: int) -> np.ndarray:
@@ -186,6 +192,34 @@ class _SoundFileReader(AudioReader):
     def close(self) -> None:
         self._sf.close()
         super().close()
+
+
+class TruncatedAudioWarning(UserWarning):
+    """A WAV's data chunk claims more samples than the file holds (a cut-off copy or bounce):
+    libsndfile reads what is there, and the output is that much shorter."""
+
+
+# Data sizes a recorder writes while a file is still growing (finalised at the end): such a
+# file is not cut short, its header was never finished.
+_UNFINALIZED_BYTES = (0, 0xFFFFFFFF)
+
+
+def _claimed_wav_frames(file: BinaryIO, width: int) -> Optional[int]:
+    """The sample count a RIFF WAVE file's data chunk claims (mono), or None when it has no
+    readable one. Reads chunk headers only, at most 64 of them."""
+    fd = file.fileno()
+    if os.pread(fd, 12, 0)[8:12] != b"WAVE":
+        return None
+    offset = 12
+    for _ in range(64):
+        head = os.pread(fd, 8, offset)
+        if len(head) < 8:
+            return None
+        size = struct.unpack("<I", head[4:])[0]
+        if head[:4] == b"data":
+            return None if size in _UNFINALIZED_BYTES else size // width
+        offset += 8 + size + (size & 1)
+    return None
 
 
 def open_audio(path) -> AudioReader:

@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 import compat.stream as stream
-from compat.audio import AudioWriter, open_audio, open_audio_writer, read_audio, write_audio
+from compat.audio import AudioWriter, TruncatedAudioWarning, open_audio, open_audio_writer, read_audio, write_audio
 from compat.errors import ConfigError, CorruptFileError, FileAccessError, UnknownFormatError
 from stream_models import TOL, audio, defaults, load_fixture, offline
 
@@ -98,9 +98,10 @@ def test_untrusted_headers(tmp_path):
             read_audio(tmp_path / name)
     # a data chunk claiming 4 GB in a small file: only what is there is read, nothing huge allocated
     (tmp_path / "claims.wav").write_bytes(wav_bytes(_PCM, 16, body, data_size=0xFFFFFFF0))
-    with open_audio(tmp_path / "claims.wav") as reader:
-        assert reader.frames == expected.size
-    assert np.array_equal(read_audio(tmp_path / "claims.wav").samples, expected)
+    with pytest.warns(TruncatedAudioWarning, match=f"claims {0xFFFFFFF0 // 2} samples, the file holds {expected.size}"):
+        with open_audio(tmp_path / "claims.wav") as reader:
+            assert reader.frames == expected.size
+        assert np.array_equal(read_audio(tmp_path / "claims.wav").samples, expected)
     # chunks before the data, an odd trailing byte, an empty file
     (tmp_path / "list.wav").write_bytes(wav_bytes(_PCM, 16, body + b"\x01", extra=b"LIST\x04\x00\x00\x00INFO"))
     assert np.array_equal(read_audio(tmp_path / "list.wav").samples, expected)
@@ -213,3 +214,26 @@ def test_stream_file_with_automation_and_errors(tmp_path):
     assert not any(p.name.startswith(".partial") or p.name == "partial.wav" for p in tmp_path.iterdir())
     with pytest.raises(ConfigError, match="block size"):
         stream.stream_file(stream.open(legacy), tmp_path / "in.wav", tmp_path / "o.wav", block=0)
+
+
+def test_a_cut_off_wav_is_read_with_a_warning(tmp_path):
+    """A copy or bounce cut short (its data chunk claims more than the file holds) is read as
+    far as it goes, and says so; a complete file, and one whose recorder never finished the
+    header (data size 0 or 0xFFFFFFFF), are read without a word."""
+    import warnings
+
+    body, expected = pcm(16, 100)
+    whole = wav_bytes(_PCM, 16, body)
+    (tmp_path / "cut.wav").write_bytes(whole[:-60])  # 30 samples missing
+    held = expected.size - 30
+    with pytest.warns(TruncatedAudioWarning, match=f"cut.wav is cut short: its header claims {expected.size} samples, "
+                                                   f"the file holds {held}"):
+        assert np.array_equal(read_audio(tmp_path / "cut.wav").samples, expected[:held])
+    (tmp_path / "whole.wav").write_bytes(whole)
+    (tmp_path / "open.wav").write_bytes(wav_bytes(_PCM, 16, body, data_size=0xFFFFFFFF))
+    (tmp_path / "zero.wav").write_bytes(wav_bytes(_PCM, 16, body, data_size=0))
+    for name in ["whole.wav", "open.wav", "zero.wav"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with open_audio(tmp_path / name) as reader:
+                assert reader.read(1000).size in (0, expected.size), name

@@ -265,3 +265,19 @@ def test_the_metadata_fix_is_one_command_everywhere():
     assert RECORDING_FIX in message and " ".join(RECORDING_FIX.split()[:3]) in readme
     assert "nam-legacy[metadata]" not in message + readme
     assert "pip install -e '.[metadata]'" in readme
+
+
+def test_a_cut_off_input_is_reported_once(capsys, tmp_path):
+    """The input is opened more than once in a render (header, scan, stream); its warning is
+    shown once, and listed once in --json."""
+    x = (0.1 * np.sin(np.arange(4800) / 10)).astype(np.float32)
+    write_audio(tmp_path / "take.wav", x, 48_000)
+    whole = (tmp_path / "take.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) - 400])  # 100 float samples missing
+    code, out, err = run(capsys, "render", str(demo.EXAMPLE / "catlstm-0.7.4.nam"), "--input", str(tmp_path / "cut.wav"),
+                         "--output", str(tmp_path / "y.wav"), "--json")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "cut short" in line]
+    assert len(lines) == 1 and "claims 4800 samples, the file holds 4700" in lines[0], err
+    assert [w for w in json.loads(out)["warnings"] if "cut short" in w] == [lines[0].split("warning: ", 1)[1]]
+    assert read_audio(tmp_path / "y.wav").samples.size == 4700

@@ -183,8 +183,8 @@ def _version() -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line, like errors (not Python's file:line format); kept for --json."""
-    note_warning(message)
-    print(message_line(PROG, "warning", message), file=sys.stderr)
+    if note_warning(message):  # once per run: a file opened twice is not reported twice
+        print(message_line(PROG, "warning", message), file=sys.stderr)
 
 
 def _silence_stdout() -> None:

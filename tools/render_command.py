@@ -89,8 +89,8 @@ def _whole(text: Optional[str], flag: str, low: int, high: Optional[int] = None)
 
 
 def _warn(text: str) -> None:
-    note_warning(text)  # for --json's "warnings"
-    print(message_line(PROG, "warning", text), file=sys.stderr)
+    if note_warning(text):  # for --json's "warnings"; once per run
+        print(message_line(PROG, "warning", text), file=sys.stderr)
 
 
 def cmd_render(args) -> int:

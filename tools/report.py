@@ -145,12 +145,15 @@ def warning_log():
         _LOGS.pop()
 
 
-def note_warning(message: Any) -> None:
-    """Record a warning line shown to the user (cli's one-line warning printer calls this)."""
+def note_warning(message: Any) -> bool:
+    """Record a warning line shown to the user (cli's one-line warning printer calls this);
+    False when this run has already shown the same line (it is not shown again)."""
     if _LOGS:
         text = shown(str(message), 1000)
-        if text not in _LOGS[-1]:
-            _LOGS[-1].append(text)
+        if text in _LOGS[-1]:
+            return False
+        _LOGS[-1].append(text)
+    return True
 
 
 def warnings_said(*earlier: str) -> List[str]:
