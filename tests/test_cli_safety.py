@@ -495,7 +495,7 @@ def test_usage_errors_are_one_line_from_the_verb(capsys, tmp_path, monkeypatch, 
 
 
 def test_usage_errors_are_one_line_from_the_console_script(tmp_path):
-    done = subprocess.run([sys.executable, "-c", "import sys; from tools.entry import main; sys.exit(main())",
+    done = subprocess.run([sys.executable, "-c", "import sys; from tools.entry import console; sys.exit(console())",
                            "migrate", str(NAM)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == ("nam-legacy migrate: error: the following arguments are required: --output "
@@ -511,7 +511,25 @@ def test_the_console_script_is_the_guarded_entry_point():
     import tomllib
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"nam-legacy": "tools.entry:main"}
+    assert scripts == {"nam-legacy": "tools.entry:console"}
+
+
+@pytest.mark.parametrize("entry", ["console", "main"])
+def test_ctrl_c_after_the_command_finished_keeps_its_exit_code(entry):
+    """A SIGINT during the interpreter's teardown (here: from an exit handler), after the
+    command has done its work and said so: the console script exits with the command's own
+    code and prints nothing more. `main` (for in-process callers) leaves SIGINT alone, so
+    there the interrupt still surfaces: the test can tell the two apart."""
+    child = ("import atexit, os, signal, sys; import tools.entry as entry; "
+             "atexit.register(os.kill, os.getpid(), signal.SIGINT); "
+             + ("sys.exit(entry.console())" if entry == "console" else "sys.exit(entry.main(sys.argv[1:]))"))
+    done = subprocess.run([sys.executable, "-c", child, "inspect", str(NAM)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    if entry == "console":
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr[-2000:]
+        assert "CatLSTM" in done.stdout
+    else:
+        assert (done.returncode, done.stderr) != (0, "")
 
 
 @pytest.mark.parametrize("pause", ["30", "0"])
@@ -526,7 +544,7 @@ def test_ctrl_c_while_the_cli_is_still_importing(tmp_path, pause):
 
     ready = tmp_path / "ready"
     env = {**os.environ, "NAM_LEGACY_TEST_IMPORT_READY": str(ready), "NAM_LEGACY_TEST_IMPORT_PAUSE": pause}
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from tools.entry import main; sys.exit(main())",
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from tools.entry import console; sys.exit(console())",
                              "demo", "--output", str(tmp_path / "demo")], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

@@ -40,5 +40,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def console() -> int:
+    """The console script: `main`, then the interpreter's teardown (torch's and our exit
+    handlers, a few tenths of a second) with Ctrl-C ignored. The command has finished and
+    said so by then; an interrupt landing there made a finished run exit 130, silently."""
+    import signal
+
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())
