@@ -413,6 +413,25 @@ def test_plot_without_automation_shows_every_knob(capsys, tmp_path, di, monkeypa
     assert (tmp_path / "o.png").read_bytes() == b"png"
 
 
+@pytest.mark.parametrize("given, stated", [
+    (["--knob", "drive=0.7"], "constant: bright=0 drive=0.7 tone=0.5"),
+    (["--params", "0,0.3,0.5"], "constant: 0,0.3,0.5 (knob 0 to knob 2, sorted-name order)"),
+])
+def test_plot_title_states_constant_knobs(capsys, tmp_path, di, monkeypatch, given, stated):
+    """With nothing automated every knob is constant: the title says their setting, as it
+    says the constant ones beside an automated knob (named, or as --params gives them)."""
+    from compat.migrate import plot
+
+    drawn = {}
+    monkeypatch.setattr(plot, "automation_png", lambda audio, rate, curves, title, **kw: drawn.update(title=title) or b"png")
+    d = FIXTURES / "0.7.4" / "catlstm"
+    model = model_args("catlstm") if given[0] == "--knob" else [d / "model.ckpt", "--config", d / "model.json"]
+    code, _, err = run(capsys, "render", *model, "--input", di, "--output", tmp_path / "o.wav", *given,
+                       "--plot", tmp_path / "o.png")
+    assert code == 0, err
+    assert drawn["title"].splitlines()[1] == stated
+
+
 def test_plot_without_matplotlib_warns_and_renders(capsys, tmp_path, di, monkeypatch):
     for name in [n for n in sys.modules if n == "matplotlib" or n.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)

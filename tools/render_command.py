@@ -244,15 +244,18 @@ def _plot(args, legacy, knobs, automation, envelope, rate: int, skip: int) -> Op
     # output sample j is input sample j + skip, where the automation's clock runs
     points = min(total, PLOT_POINTS)
     where = ((np.arange(points) + 0.5) * (total / points)).astype(np.int64) + skip
+    title = f"{shown_name(args.path)} ({legacy.architecture}) → {shown_name(args.output)}"
     if automation is not None:
         curves = {name: np.array([c.evaluate(int(i), 1, rate)[0] for i in where]) for name, c in automation.curves.items()}
-        constant = {n: v for n, v in zip(names, knobs) if n not in automation.curves}
+        constant = [(n, v) for n, v in zip(names, knobs) if n not in automation.curves]
+        if constant:
+            title += "\nconstant: " + format_knobs([v for _, v in constant], [n for n, _ in constant])
     else:
         curves = {n: np.full(points, v) for n, v in zip(names or [f"knob {i}" for i in range(len(knobs))], knobs)}
-        constant = {}
-    title = f"{shown_name(args.path)} ({legacy.architecture}) → {shown_name(args.output)}"
-    if constant:
-        title += "\nconstant: " + " ".join(f"{n}={number(v)}" for n, v in constant.items())
+        if len(knobs):  # every knob is constant: the title states the setting, as the text output does
+            title += "\nconstant: " + format_knobs(knobs, names)
+            if not names:  # values as --params takes them: knob 0, knob 1, ... in the panels below
+                title += f" (knob 0 to knob {len(knobs) - 1}, sorted-name order)" if len(knobs) > 1 else " (knob 0)"
     if not curves:
         _warn(f"--plot {args.plot}: this model has no knobs to plot; no plot written")
         return None
