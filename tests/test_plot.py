@@ -151,6 +151,76 @@ def test_each_knob_is_drawn_on_its_own_range():
     assert lo < 2 < hi and free.get_lines()[0].get_label() == "x (range unknown)"
 
 
+def _tick_texts(panel):
+    return [t.get_text() for t in panel.get_yticklabels()]
+
+
+def test_a_knob_that_stays_put_shows_its_value():
+    """A constant knob's panel labels its value (drive = 0.7 reads off the plot), beside
+    its range's ends; a flat knob of unknown range shows its value alone."""
+    rate, audio = 1000, np.zeros(2000)
+    curves = {"drive": np.full(200, 0.7), "tone": np.full(200, 0.95), "bright": np.zeros(200)}
+    fig = automation_figure(audio, rate, curves, "t", knobs=KNOBS)
+    drive_ax, tone_ax, bright_ax = fig.axes[1:]
+    assert _tick_texts(drive_ax) == ["0", "0.7", "1"]
+    assert _tick_texts(tone_ax) == ["0", "0.95"]  # 1 is too close to label beside it
+    assert _tick_texts(bright_ax) == ["off", "on"]
+    free = automation_figure(audio, rate, {"knob 1": np.full(10, 0.3)}, "t").axes[1]
+    assert _tick_texts(free) == ["0.3"]
+    moving = automation_figure(audio, rate, {"drive": np.linspace(0.2, 0.6, 50)}, "t", knobs=KNOBS).axes[1]
+    assert _tick_texts(moving) == ["0", "1"]
+
+
+def _shown_share(ax, lo, hi):
+    bottom, top = ax.get_ylim()
+    return (hi - lo) / (top - bottom)
+
+
+def test_waveform_panel_spans_the_outputs_own_range():
+    """An output with a DC offset fills the waveform panel instead of lying along one edge of
+    a range symmetric about 0."""
+    rate = 1000
+    offset = -0.017 + 0.004 * np.sin(np.linspace(0, 40, 3000))
+    ax = automation_figure(offset, rate, {"drive": np.linspace(0, 1, 10)}, "t", knobs=KNOBS).axes[0]
+    bottom, top = ax.get_ylim()
+    assert bottom < offset.min() and offset.max() < top and _shown_share(ax, offset.min(), offset.max()) > 0.8
+    # centred audio keeps 0 in the middle, as before
+    centred = np.sin(np.linspace(0, 40, 3000))
+    ax = automation_figure(centred, rate, {"drive": np.linspace(0, 1, 10)}, "t").axes[0]
+    bottom, top = ax.get_ylim()
+    assert bottom == pytest.approx(-top, rel=1e-3) and _shown_share(ax, -1, 1) > 0.8
+    # a flat output: a readable scale around its level, not rounding noise filling the panel
+    flat = np.full(3000, 0.04, dtype=np.float32).astype(np.float64) + np.tile([0, 1e-9], 1500)
+    bottom, top = automation_figure(flat, rate, {"d": [0.0]}, "t").axes[0].get_ylim()
+    assert bottom < 0.04 < top and 0.0005 < top - bottom < 0.01
+    # silence: -1 to 1 (with its margin)
+    bottom, top = automation_figure(np.zeros(100), rate, {"d": [0.0]}, "t").axes[0].get_ylim()
+    assert bottom < -1 and 1 < top < 1.2
+
+
+def _range_marks(panel):
+    """(low, high) of the shaded band and the heights of dashed horizontal lines."""
+    bands = [p.get_path().transformed(p.get_patch_transform()).vertices for p in panel.patches]
+    bands = [(v[:, 1].min(), v[:, 1].max()) for v in bands]
+    dashed = sorted(ln.get_ydata()[0] for ln in panel.get_lines() if ln.get_linestyle() == "--")
+    return bands, dashed
+
+
+def test_extrapolated_knob_marks_its_valid_range():
+    """--extrapolate with a curve outside the knob's range: the panel runs beyond the range,
+    which stays visible as a shaded band between dashed lines, its ends labelled."""
+    rate, audio = 1000, np.zeros(5000)
+    panel = automation_figure(audio, rate, {"drive": np.linspace(-1, 3, 500)}, "t", knobs=KNOBS).axes[1]
+    bands, dashed = _range_marks(panel)
+    assert [(pytest.approx(lo), pytest.approx(hi)) for lo, hi in bands] == [(0.0, 1.0)] and dashed == [0.0, 1.0]
+    assert _tick_texts(panel) == ["-1", "0", "1", "3"]
+    (curve,) = [ln for ln in panel.get_lines() if ln.get_linestyle() != "--"]
+    assert curve.get_label() == "drive (range 0 to 1, shaded; extrapolated outside it)"
+    # inside its range: nothing added
+    inside = automation_figure(audio, rate, {"drive": np.linspace(0, 1, 500)}, "t", knobs=KNOBS).axes[1]
+    assert _range_marks(inside) == ([], []) and inside.get_lines()[0].get_label() == "drive (range 0 to 1)"
+
+
 def test_plot_automation_writes_a_png(tmp_path):
     out = plot_automation(tmp_path / "a.png", np.zeros(48_000 * 3), 48_000, {"tone": np.full(100, 0.5)}, "silence")
     image = Image.open(out)

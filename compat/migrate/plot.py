@@ -12,8 +12,10 @@
 * `plot_automation`: knob automation curves over a waveform (for `render --automate`). The
   waveform is drawn as a min/max envelope of about one column per pixel, from the samples
   or from a `WaveformEnvelope` gathered block by block while a long file streams (memory
-  independent of its length); each knob gets a panel of its own on its own range (a
-  shared axis would stretch a 0 to 0.16 sweep to full height).
+  independent of its length) on the output's own y-range (an output with a DC offset
+  fills the panel); each knob gets a panel of its own on its own range (a shared axis
+  would stretch a 0 to 0.16 sweep to full height), the value of a knob that stays put
+  labelled, and an extrapolated knob's valid range shaded.
 
 matplotlib is imported only when a plot is drawn (never pyplot, so no display is ever
 opened and no global backend is changed); without it, `PlotUnavailable` says how to get
@@ -54,6 +56,9 @@ _COLUMNS = 1500  # waveform columns (min/max of each): about one per pixel
 _MAX_TICKS = 8  # knob-value ticks on an axis
 _MAX_LEGEND = 10  # more lines than this: a colour scale instead of a legend entry per line
 _DIGITS = 3  # significant digits of knob values in tick and legend labels
+_AUDIO_MARGIN = 0.08  # the waveform panel's margin above and below the output's span, as a fraction of it
+_FLAT_AUDIO_SPAN = 0.02  # the waveform panel spans at least this fraction of the output's level
+_TICK_ROOM = 0.15  # knob ticks closer than this fraction of the panel's span are not both labelled
 
 
 class PlotUnavailable(LegacyError):
@@ -407,10 +412,7 @@ def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title:
     fig = _figure(10.0, max(5.0, 3.0 + 1.3 * n))
     ax, *panels = fig.subplots(1 + n, 1, sharex=True, height_ratios=(3.0,) + (1.3,) * n)
     ax.fill_between(t, lo, hi, facecolor="0.7", edgecolor="0.7", linewidth=0.6, step="mid")
-    level = np.abs(np.concatenate([lo, hi]))
-    level = level[np.isfinite(level)]
-    peak = float(level.max()) if level.size and level.max() > 0 else 1.0
-    ax.set_ylim(-1.08 * peak, 1.08 * peak)
+    ax.set_ylim(*_audio_span(lo, hi))
     ax.set_xlim(0, duration)
     ax.set_ylabel("audio (sample value)")
     ax.set_title(title, fontsize=11)
@@ -422,6 +424,13 @@ def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title:
         if v.size > _MAX_POINTS:
             idx = np.linspace(0, v.size - 1, _MAX_POINTS).round().astype(int)
             ct, v = ct[idx], v[idx]
+        valid = _valid_range(spec)
+        beyond = valid is not None and (low < valid[0] or high > valid[1])
+        if beyond:  # extrapolated: the knob's own range stays visible as a band between dashed lines
+            span += ", shaded; extrapolated outside it"
+            panel.axhspan(*valid, facecolor=color, alpha=0.15, linewidth=0, zorder=0)
+            for edge in valid:
+                panel.axhline(edge, color=color, alpha=0.8, linestyle="--", linewidth=1.0, zorder=1.5)
         panel.plot(ct, v, color=color, linewidth=1.8, label=f"{name} ({span})",
                    drawstyle="steps-mid" if v.size <= 64 else "default")
         pad = 0.1 * (high - low)
@@ -429,13 +438,62 @@ def automation_figure(audio: Any, rate: float, curves: Mapping[str, Any], title:
         if spec is not None and spec.get("type") == "boolean":
             panel.set_yticks([0.0, 1.0], ["off", "on"])
         else:
-            panel.set_yticks([low, high], [_value(low), _value(high)])
-        panel.set_ylabel(name, rotation=0, ha="right", va="center")
+            ticks = _knob_ticks(low, high, valid, _flat_value(v))
+            panel.set_yticks(ticks, [_value(tick) for tick in ticks])
+        panel.set_ylabel(name, rotation=0, ha="right", va="center", labelpad=10)  # apart from a tick's value
         panel.legend(loc="upper left", fontsize=8, frameon=False, handlelength=1.5)
     for a in (ax, *panels):
         a.grid(True, color="0.9", linewidth=0.8)
     panels[-1].set_xlabel("time (s)")
     return fig
+
+
+def _audio_span(lo: np.ndarray, hi: np.ndarray) -> Tuple[float, float]:
+    """The waveform panel's y-range: the output's own span with a margin (an output with a
+    DC offset fills the panel instead of lying along one edge of a range symmetric about
+    0); a flat output gets a readable scale around its level, not a zoom into rounding
+    noise; silence (or nothing finite), -1 to 1."""
+    values = np.concatenate([lo, hi])
+    values = values[np.isfinite(values)]
+    if not values.size or not values.any():
+        return -_AUDIO_MARGIN - 1.0, 1.0 + _AUDIO_MARGIN
+    bottom, top = float(values.min()), float(values.max())
+    least = _FLAT_AUDIO_SPAN * max(abs(bottom), abs(top))
+    if top - bottom < least:
+        middle = (bottom + top) / 2
+        bottom, top = middle - least / 2, middle + least / 2
+    margin = _AUDIO_MARGIN * (top - bottom)
+    return bottom - margin, top + margin
+
+
+def _valid_range(spec: Optional[Mapping[str, Any]]) -> Optional[Tuple[float, float]]:
+    """A continuous knob's param-config range, when it has one."""
+    if spec is None or spec.get("type") == "boolean":
+        return None
+    lo, hi = _number(spec.get("minval")), _number(spec.get("maxval"))
+    return (lo, hi) if lo is not None and hi is not None and lo < hi else None
+
+
+def _flat_value(values: np.ndarray) -> Optional[float]:
+    """The value of a knob that stays put (all its finite values equal), else None."""
+    finite = values[np.isfinite(values)]
+    return float(finite[0]) if finite.size and (finite == finite[0]).all() else None
+
+
+def _knob_ticks(low: float, high: float, valid: Optional[Tuple[float, float]], flat: Optional[float]) -> List[float]:
+    """A knob panel's ticks, most telling first: the value of a knob that stays put (so
+    drive = 0.7 can be read off the plot), its range's ends, then the panel's ends; a
+    tick too close to one already kept is left out, so labels never overlap. A flat knob
+    of unknown range has only its value (the panel's ends are made up around it)."""
+    if flat is not None and valid is None:
+        return [flat]
+    wanted = ([flat] if flat is not None else []) + (list(valid) if valid else []) + [low, high]
+    room = _TICK_ROOM * (high - low)
+    kept: List[float] = []
+    for tick in wanted:
+        if all(abs(tick - k) > room for k in kept):
+            kept.append(tick)
+    return sorted(kept)
 
 
 def _envelope(x: np.ndarray, duration: float):
