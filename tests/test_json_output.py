@@ -166,6 +166,15 @@ def test_inspect_with_knob_names(capsys):
 # -- demo ------------------------------------------------------------------------------------------------------
 
 
+def test_demo_reports_inspect_as_inspect_does(capsys, tmp_path):
+    """demo --json's "inspect" is `inspect --json` of the same checkpoint (docs/formats.md's
+    shape, knob_names_known included), not a look-alike."""
+    demo_report, _ = report(capsys, "demo", "--output", tmp_path / "d")
+    inspected, _ = report(capsys, "inspect", *NAMED)
+    assert demo_report["inspect"] == inspected
+    assert list(demo_report["inspect"]) == list(inspected) and demo_report["inspect"]["knob_names_known"] is True
+
+
 def test_demo_says_its_model_is_a_toy_and_uses_one_kind_of_path(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "demo", "--output", "d")

@@ -36,7 +36,7 @@ from .migrate_commands import add_parsers as add_migrate_parsers
 from .flags import EXIT_CODES, OneLineParser, add_overwrite, epilog
 from .hints import error_text
 from .output import install as install_output, internal_error_line, json_text, message_line
-from .report import format_inspect, note_warning, show_progress, user_format, warning_log, warnings_said
+from .report import format_inspect, inspect_facts, note_warning, show_progress, user_format, warning_log, warnings_said
 
 PROG = "nam-legacy"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
@@ -53,20 +53,6 @@ def cmd_inspect(args) -> int:
     facts = inspect_facts(describe(_load(args)))
     print(json_text(facts, indent=2) if args.json else "\n".join(format_inspect(facts)))
     return 0
-
-
-def inspect_facts(facts: dict) -> dict:
-    """describe()'s facts as inspect shows them: the format as --format spells it,
-    `knob_names_known` after `knobs` (false: the file holds knob values but not their
-    names, so `knobs` is [] while `knob_count` counts them), and in `warnings` the
-    file's notes and any warning shown while reading it."""
-    out = {}
-    for key, value in facts.items():
-        out[key] = user_format(value) if key == "format" else value
-        if key == "knobs":
-            out["knob_names_known"] = len(value) == facts["knob_count"]
-    out["warnings"] = warnings_said(*facts.get("warnings", []))
-    return out
 
 
 def cmd_export(args) -> int:

@@ -34,7 +34,7 @@ from compat.migrate.pack import source_sha256
 from compat.outputs import check_output, input_paths, put_in_place
 from compat.render import render_blocks
 
-from .report import format_facts, format_knobs, knobs_report, show_progress, user_format, warnings_said
+from .report import format_facts, format_knobs, inspect_facts, knobs_report, show_progress, user_format, warnings_said
 
 EXAMPLE = Path(__file__).with_name("example")
 CHECKPOINT = EXAMPLE / "catlstm-0.7.4.ckpt"
@@ -155,6 +155,7 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -
     final = lambda p: str(outdir / Path(p).relative_to(work))  # noqa: E731
     legacy = compat.load(CHECKPOINT, config=MODEL_CONFIG, param_config=PARAM_CONFIG)
     facts = describe(legacy)
+    inspected = inspect_facts(facts)  # as `inspect --json` reports it, warnings said so far included
     say(f"Bundled checkpoint: {CHECKPOINT.name}")
     say(f"  {TOY}")
     for line in format_facts({k: v for k, v in facts.items() if k not in ("knobs", "metadata", "warnings")}, indent="  "):
@@ -182,7 +183,7 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -
     say(f"  {sweep['plot']}: the {SWEPT} curve over the output's waveform" if sweep["plot"] else f"  {sweep['plot_note']}")
     parametric = _parametric(legacy, work, final, say)
     migration = _migrate(legacy, work, outdir, say, final, progress=progress, plot_said=sweep["plot_note"] is not None)
-    return {"checkpoint": str(CHECKPOINT), "note": TOY, "inspect": {**facts, "format": user_format(facts["format"])},
+    return {"checkpoint": str(CHECKPOINT), "note": TOY, "inspect": inspected,
             "formats": formats, "outputs": outputs, "parametric_nam": parametric, "migration": migration,
             "warnings": warnings_said(*facts["warnings"])}
 

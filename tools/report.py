@@ -1,7 +1,8 @@
 """How the CLI shows things to people: aligned facts, knob settings, progress bars.
 
 JSON output needs little of this (tools.output.json_text): `knobs_json` and
-`knobs_report` (one shape for knob settings everywhere), `user_format` (format names as
+`knobs_report` (one shape for knob settings everywhere), `inspect_facts` (the inspect
+  shape, for `inspect --json` and the demo), `user_format` (format names as
 `--format` spells them) and the warning log (`warnings_said`: the "warnings" list every
 verb's JSON carries). docs/formats.md ("JSON output") describes the shapes.
 
@@ -34,6 +35,20 @@ def format_facts(facts: dict, indent: str = "") -> List[str]:
     """Aligned `key  value` lines; list values are joined with "; ", None is "unknown"."""
     width = max(len(k) for k in facts)
     return [f"{indent}{shown(key).replace('_', ' '):<{width}}  {_value(value)}" for key, value in facts.items()]
+
+
+def inspect_facts(facts: Dict[str, Any]) -> Dict[str, Any]:
+    """describe()'s facts as inspect shows them (`inspect --json`, and the demo's "inspect"):
+    the format as --format spells it, `knob_names_known` after `knobs` (false: the file
+    holds knob values but not their names, so `knobs` is [] while `knob_count` counts
+    them), and in `warnings` the file's notes and any warning shown while reading it."""
+    out = {}
+    for key, value in facts.items():
+        out[key] = user_format(value) if key == "format" else value
+        if key == "knobs":
+            out["knob_names_known"] = len(value) == facts["knob_count"]
+    out["warnings"] = warnings_said(*facts.get("warnings", []))
+    return out
 
 
 def format_inspect(facts: Dict[str, Any]) -> List[str]:
