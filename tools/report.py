@@ -2,7 +2,7 @@
 
 JSON output needs little of this (tools.output.json_text): `knobs_json` and
 `knobs_report` (one shape for knob settings everywhere), `inspect_facts` (the inspect
-  shape, for `inspect --json` and the demo), `user_format` (format names as
+shape, for `inspect --json` and the demo), `user_format` (format names as
 `--format` spells them) and the warning log (`warnings_said`: the "warnings" list every
 verb's JSON carries). docs/formats.md ("JSON output") describes the shapes.
 
