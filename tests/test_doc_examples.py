@@ -1,4 +1,4 @@
-"""The examples of docs/streaming.md and of the README's render section run as written.
+"""The examples of docs/streaming.md, of the README's render section and of tools/example/README.md run as written.
 
 Each runs in a fresh folder holding what the examples name: amp.nam (the bundled CatLSTM
 .nam), model.ckpt with catlstm.json and params.json (the bundled checkpoint), di.wav (half
@@ -146,3 +146,35 @@ def test_the_readme_command_line_render_forms_run(tmp_path, capsys, monkeypatch)
         write_audio(folder / "di.wav", np.zeros(RATE // 4, np.float32), RATE)
         monkeypatch.chdir(folder)
         run_shell(form, folder, capsys)
+
+
+# --- tools/example/README.md ---
+
+
+def test_the_example_readme_automates_the_bundled_hyperconvnet(tmp_path, capsys, monkeypatch):
+    """The bundled HyperConvNet folder has no knob names; tools/example/README.md names the
+    param config that fits it, and its command runs as written from the repository's root
+    after `nam-legacy demo` (here: tools/ linked in, the demo's input.wav made)."""
+    import json
+
+    from tools import demo
+
+    # the param config fits: the one make_fixtures.py trained this HyperConvNet with (3 knobs,
+    # sorted-name order), and the folder is that fixture's export, unchanged
+    fixture = ROOT / "tests" / "fixtures" / "0.7.4" / "hyperconvnet_bn"
+    assert (EXAMPLE / "params.json").read_bytes() == (fixture / "params.json").read_bytes()
+    for name in ("config.json", "weights.npy"):
+        assert (EXAMPLE / "hyperconvnet-0.7.4" / name).read_bytes() == (fixture / "export" / name).read_bytes()
+    sorted_names = json.loads((fixture / "meta.json").read_text())["knob_names_sorted"]
+    assert [k.name for k in compat.load(EXAMPLE / "hyperconvnet-0.7.4", param_config=EXAMPLE / "params.json").knobs] \
+        == sorted_names == ["bright", "drive", "tone"]
+    ((_, code),) = blocks((EXAMPLE / "README.md").read_text(), "sh")
+    assert "hyperconvnet-0.7.4" in code and "--param-config tools/example/params.json" in code and "--automate" in code
+    (tmp_path / "tools").symlink_to(ROOT / "tools")
+    (tmp_path / "nam-legacy-demo").mkdir()
+    write_audio(tmp_path / "nam-legacy-demo" / "input.wav", demo.test_signal(), RATE)
+    monkeypatch.chdir(tmp_path)
+    run_shell(code, tmp_path, capsys)
+    assert {"hyper-sweep.wav", "hyper-sweep.png"} <= {p.name for p in tmp_path.iterdir()}
+    # and the README's HyperConvNet sentence points there
+    assert "--param-config tools/example/params.json" in " ".join(README.read_text().split())
