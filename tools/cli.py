@@ -36,7 +36,7 @@ from .migrate_commands import add_parsers as add_migrate_parsers
 from .flags import EXIT_CODES, OneLineParser, add_overwrite, epilog
 from .hints import error_text
 from .output import install as install_output, internal_error_line, json_text, message_line
-from .report import format_inspect, inspect_facts, note_warning, show_progress, user_format, warning_log, warnings_said
+from .report import format_inspect, inspect_facts, note_warning, show_progress, warning_log, warnings_said
 
 PROG = "nam-legacy"
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141

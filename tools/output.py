@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any, Callable, List
+from typing import Any, Callable
 
 from compat.text import describe_value, one_line, printable, quote
 
