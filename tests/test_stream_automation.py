@@ -65,6 +65,51 @@ def test_hyperconvnet_follows_the_control_rate_reference(which, seed, length, si
     assert np.abs(y - expected).max() <= TOL
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.sampled_from(HYPER_IDS[::3] + ["stock"]), seed=st.integers(0, 2**16), lead=st.integers(0, 70),
+       sizes=st.lists(st.integers(1, 300), min_size=1, max_size=6), period=st.sampled_from([1, 3, 16, 32]))
+def test_hyperconvnet_batched_periods_equal_the_per_segment_path(which, seed, lead, sizes, period):
+    """Whole control periods of a block run as one batch; the same stream computed segment
+    by segment, and the control-rate reference, agree with it. A first block of `lead`
+    samples puts later block starts mid-period (a partial period at either end)."""
+    model = stock_model("HyperConvNet") if which == "stock" else load_fixture(which)
+    specs = [] if which == "stock" else model.knobs
+    rng = np.random.default_rng(seed)
+    length = lead + 3 * sum(sizes)
+    lows = np.array([s.minval if s.type != "boolean" else 0 for s in specs] or [0.0] * 3)
+    highs = np.array([s.maxval if s.type != "boolean" else 1 for s in specs] or [1.0] * 3)
+    k = lows + (highs - lows) * rng.random((length, len(lows)))
+    k[:, [s.type == "boolean" for s in specs] or [False] * 3] = rng.random((length, sum(s.type == "boolean" for s in specs))) < 0.5
+    k = k.astype(np.float32)
+    x = audio(seed, length)
+    batched = stream.open(model, knobs=list(k[0]), control_period=period)
+    per_segment = stream.open(model, knobs=list(k[0]), control_period=period)
+    per_segment.batch_periods = False
+    plans = []
+    planner = batched._segments
+    batched._segments = lambda n, knobs: plans.append(planner(n, knobs)) or plans[-1]
+    outputs = {id(batched): [], id(per_segment): []}
+    i, partition = 0, ([lead] if lead else []) + sizes * 3
+    for n in partition:
+        for proc in (batched, per_segment):
+            outputs[id(proc)].append(proc.process(x[i : i + n], knobs=list(k[i : i + n].T)))
+        i += n
+    y, y_segments = (np.concatenate(outputs[id(p)]) for p in (batched, per_segment))
+    assert np.abs(y - y_segments).max() <= TOL
+    expected = stream.forward_control_rate(model, x, k, control_period=period).numpy()
+    assert np.abs(y - expected).max() <= TOL
+    # the batch ran exactly where a block held two whole periods whose knob vectors differ
+    used = [any(type(part).__name__ == "_Periods" for part in plan) for plan in plans]
+    starts = np.cumsum([0] + partition[:-1])
+    wanted = []
+    for a, n in zip(starts, partition):
+        first = -a % period
+        whole = (n - first) // period if first < n else 0
+        rows = k[a + first : a + first + whole * period : period]
+        wanted.append(whole >= 2 and bool(np.any(rows[1:] != rows[0])))
+    assert used == wanted
+
+
 @pytest.mark.parametrize("name", ["CatLSTM", "CatWaveNet", "HyperConvNet"])
 def test_stock_size_models_automate_exactly(name):
     model = stock_model(name)
