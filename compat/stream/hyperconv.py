@@ -92,6 +92,12 @@ class HyperConvStream(StreamProcessor):
         self._shape = _shaper(self._kinds, self._layout)
         self._mlp = _mlp_plan(model._hyper_net)
         self._into = _outputs_into_history(self._modules, self._kinds)
+        # per batch norm, its running statistics (buffers: taken once, a module attribute
+        # lookup per use costs more than the op; loading a state dict copies into them)
+        self._statistics = [
+            (m.running_mean, m.running_var, m.eps) if kind == "batchnorm" and m.running_mean is not None else None
+            for m, kind in zip(self._modules, self._kinds)
+        ]
         self._offsets = [[a for a, _, _ in pieces] for pieces in self._layout]
         self.batch_periods = True  # False: every block per segment (the tests' second path)
         self._cache: "OrderedDict[bytes, _Weights]" = OrderedDict()
@@ -225,9 +231,9 @@ class HyperConvStream(StreamProcessor):
                     (part,) = plan
                     channels = y.shape[1]
                     scale, shift = (part.view(o, (part.count, channels, 1), (part.row, 1, 1)) for o in self._offsets[k])
-                    y = scale * _normalise(m, y) + shift
+                    y = scale * self._normalise(k, m, y) + shift
                     continue
-                normed = _normalise(m, y[None])[0]
+                normed = self._normalise(k, m, y[None])[0]
                 pieces = [self._affine(k, part, normed) for part in plan]
                 y = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
             elif kind == "flatten":
@@ -272,6 +278,16 @@ class HyperConvStream(StreamProcessor):
             return torch.bmm(weight, columns)
         return torch.baddbmm(part.view(offsets[1], (count, c_out, 1), (part.row, 1, 1)), weight, columns)
 
+    def _normalise(self, k: int, m: nn.BatchNorm1d, y: torch.Tensor) -> torch.Tensor:
+        """Module k's own batch norm of (N, C, L) y: in eval mode with running statistics,
+        the op its forward calls (no affine: the hypernet's scale and shift follow), without
+        the module-call overhead; else its forward."""
+        statistics = self._statistics[k]
+        if m.training or statistics is None:
+            return torch.nn.BatchNorm1d.forward(m, y)
+        mean, var, eps = statistics
+        return torch.batch_norm(y, None, None, mean, var, False, 0.0, eps, False)
+
     def _affine(self, k: int, part, normed: torch.Tensor) -> torch.Tensor:
         """The batch norm's scale and shift over one part of (C, n) normalised activations."""
         if not isinstance(part, _Periods):
@@ -282,15 +298,6 @@ class HyperConvStream(StreamProcessor):
         scale, shift = (part.view(o, (channels, count, 1), (1, part.row, 1)) for o in self._offsets[k])
         columns = normed[:, part.start : part.end].reshape(channels, count, part.length)
         return (scale * columns + shift).reshape(channels, -1)
-
-
-def _normalise(m: nn.BatchNorm1d, y: torch.Tensor) -> torch.Tensor:
-    """The module's own batch norm of (N, C, L) y: in eval mode with running statistics,
-    the op its forward calls (no affine: the hypernet's scale and shift follow), without
-    the module-call overhead; else its forward."""
-    if m.training or m.running_mean is None:
-        return torch.nn.BatchNorm1d.forward(m, y)
-    return torch.batch_norm(y, None, None, m.running_mean, m.running_var, False, 0.0, m.eps, False)
 
 
 def _time_major(y: torch.Tensor) -> torch.Tensor:
