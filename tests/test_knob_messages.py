@@ -79,6 +79,20 @@ def test_missing_knob_names_hint_the_param_config_flag(capsys, tmp_path):
     assert caught.value.hint == "param-config" and "--" not in str(caught.value)
 
 
+@pytest.mark.parametrize("how", ["--automate", "--automation"])
+def test_automating_a_model_without_knob_names_hints_the_param_config_flag(capsys, tmp_path, di, how):
+    # not "pass --params": --params sets every knob, which automation refuses (a circle)
+    csv = tmp_path / "moves.csv"
+    csv.write_text("time,drive\n0,0\n1,1\n")
+    example = ROOT / "tools" / "example"
+    code, out, err = run(capsys, "render", example / "catlstm-0.7.4.ckpt", "--config", example / "catlstm.json",
+                         "--input", di, "--output", tmp_path / "o.wav",
+                         *(["--automate", "drive=0:0,1:1"] if how == "--automate" else ["--automation", csv]))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "--params" not in err
+    assert "knob names are unknown" in err and err.endswith(" (give them with --param-config)\n"), err
+
+
 # --- numbers ---
 
 

@@ -112,9 +112,11 @@ def cmd_render(args) -> int:
         # the output counts as an input here, so that a link to it is refused too
         check_output(args.plot, kind="plot", inputs=[*inputs, *input_paths(args.output)], overwrite=args.overwrite, flag="--plot")
     legacy = compat.load(args.path, config=args.config, param_config=args.param_config, release=args.release)
-    knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
+    # The automation first: on a model whose knob names are unknown it names the remedy
+    # (--param-config), where the knob vector would ask for --params, which automation refuses.
     automation = stream.automation_from_args(args.automate, args.automation, legacy.knobs, fixed=named,
                                              allow_out_of_range=args.extrapolate)
+    knobs = knob_vector(legacy.knobs, legacy.knob_count, values=values, named=named, allow_out_of_range=args.extrapolate)
     if args.control_period is not None and legacy.architecture != "HyperConvNet":
         _warn(f"--control-period only applies to HyperConvNet; a {legacy.architecture} follows its knobs every sample")
     render_file = _render_offline if args.offline else _render_streamed
