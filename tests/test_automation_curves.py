@@ -70,6 +70,21 @@ def test_csv_errors(text, message):
         parse_automation_csv(text)
 
 
+@pytest.mark.parametrize("text, cause", [
+    ("time;drive\n0;0,2\n", True), ("time\tdrive\n0\t0.2\n", True), ('time,drive\n0,"0,2"\n', True),
+    ('time,drive\n"0,5",0.2\n', True), ("t,drive\n0,1\n", False), ("time,drive\n0,x\n", False),
+    ("time,drive\n0,1.2.3\n", False),
+])
+def test_csv_from_a_comma_decimal_locale_says_why(text, cause):
+    # `;` or tab between columns and decimal commas: the first mistakes of a comma-decimal
+    # spreadsheet; the cause is added only when the header or cell looks like that
+    with pytest.raises(ConfigError) as caught:
+        parse_automation_csv(text, "moves.csv")
+    message = str(caught.value)
+    assert message.startswith("moves.csv") and "\n" not in message and len(message) <= 300
+    assert ("columns are separated by commas and decimals use a point" in message) == cause, message
+
+
 def test_csv_file(tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes(b"\xef\xbb\xbftime,drive\n0,0\n1,1\n")  # a spreadsheet's BOM is fine

@@ -141,6 +141,23 @@ def test_csv_points_are_named_by_row(capsys, tmp_path, di):
                    "(pass --extrapolate to run it anyway)\n")
 
 
+@pytest.mark.parametrize("cells", ["0,0,0,start\n0.01,,1,x\n", "0,0,0,5\n0.01,,1,\n"])
+def test_a_csv_column_that_is_no_knob_is_an_unknown_knob_whatever_its_cells(capsys, tmp_path, di, cells):
+    # the header is the mistake: it is checked before any cell, and the message names the file and the column
+    csv = tmp_path / "moves.csv"
+    csv.write_text("time,drive,bright,comment\n" + cells)
+    code, _, err = render(capsys, tmp_path, di, "--automation", csv)
+    assert (code, err) == (2, f"nam-legacy: error: {csv} column 4: cannot automate unknown knob 'comment'; this model's "
+                              "knobs: bright, drive, tone\n")
+
+
+def test_a_wrong_case_csv_header_names_the_file(capsys, tmp_path, di):
+    csv = tmp_path / "moves.csv"
+    csv.write_text("time,Drive\n0,0.2\n")
+    code, _, err = render(capsys, tmp_path, di, "--automation", csv)
+    assert code == 2 and err.startswith(f"nam-legacy: error: {csv} column 2: cannot automate unknown knob 'Drive'"), err
+
+
 def test_the_api_names_a_point_by_number():
     curve = stream.Curve("drive", np.array([0.0, 1.0]), np.array([0.0, 2.0]))
     with pytest.raises(KnobError, match=r"^automation of knob drive, point 2 \(1 s: 2\): knob drive = 2 is outside"):

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -26,9 +27,13 @@ import numpy as np
 
 from ..errors import ConfigError, FileAccessError
 from ..knobs import KnobError, KnobSpec, _num
+from ..text import quote
 from .knobs import first_bad
 
 MAX_CSV_BYTES = 64 << 20  # an automation file is text; this is generous
+# What a spreadsheet in a comma-decimal locale writes: `;` or tab between columns, `0,2`.
+CSV_LAYOUT = "columns are separated by commas and decimals use a point"
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d+,\d*|,\d+)\s*")
 
 
 @dataclass(frozen=True)
@@ -119,31 +124,59 @@ def parse_automate(text: str) -> Curve:
     return _curve(name, times, values, f"--automate {name}", words=words)
 
 
-def parse_automation_csv(text: str, source: str = "automation CSV") -> List[Curve]:
-    """Curves from CSV text with header `time,<knob>,...` (see the module docstring)."""
+def parse_automation_csv(text: str, source: str = "automation CSV", specs: Optional[Sequence[KnobSpec]] = None) -> List[Curve]:
+    """Curves from CSV text with header `time,<knob>,...` (see the module docstring). With
+    `specs` (the model's knobs; empty when their names are unknown), every column's header
+    is checked against them before any cell is read: a wrong header is the mistake, not
+    its cells."""
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     if not rows:
         raise ConfigError(f"{source} is empty; expected a header time,<knob>,...")
     header = [cell.strip() for cell in rows[0]]
     if len(header) < 2 or header[0].lower() != "time":
-        raise ConfigError(f"{source}: the header must be time,<knob>,<knob>,... (got {','.join(header)!r})")
+        layout = f"{CSV_LAYOUT}; " if len(header) == 1 and re.search("[;\t]", header[0]) else ""
+        raise ConfigError(f"{source}: {layout}the header must be time,<knob>,<knob>,... (got {quote(','.join(header), 60)})")
     names = header[1:]
     if any(not n for n in names) or len(set(names)) != len(names):
         raise ConfigError(f"{source}: knob names in the header must be present and distinct")
+    if specs is not None:
+        for column, name in enumerate(names, start=2):
+            _check_name(name, specs, f"{source} column {column}")
     points: Dict[str, List[list]] = {n: [[], [], [], []] for n in names}  # times, values, rows, words
     for line, row in enumerate(rows[1:], start=2):
         if len(row) > len(header):
             raise ConfigError(f"{source} row {line}: {len(row)} cells but the header has {len(header)}")
-        time = _number(row[0], f"{source} row {line} time", words=False)
+        time = _cell(row[0], f"{source} row {line} time", words=False)
         for name, cell in zip(names, row[1:]):
             if cell.strip():
-                for column, value in zip(points[name], (time, _number(cell, f"{source} row {line} {name}"), line,
+                for column, value in zip(points[name], (time, _cell(cell, f"{source} row {line} {name}"), line,
                                                          _is_word(cell))):
                     column.append(value)
     return [_curve(n, t, v, source, rows=r, words=w) for n, (t, v, r, w) in points.items()]
 
 
-def read_automation_csv(path: Union[str, Path]) -> List[Curve]:
+def _cell(text: str, what: str, *, words: bool = True) -> float:
+    """A CSV cell's number; a decimal comma (`0,2`, a quoted cell) is refused with its cause."""
+    try:
+        return _number(text, what, words=words)
+    except ConfigError as e:
+        if _DECIMAL_COMMA.fullmatch(text):
+            raise ConfigError(f"{e} ({CSV_LAYOUT})") from None
+        raise
+
+
+def _check_name(name: str, specs: Sequence[KnobSpec], where: str) -> None:
+    """KnobError unless `name` is one of the model's knobs (`where` prefixes the message)."""
+    known = [s.name for s in specs]
+    if name in known:
+        return
+    prefix = f"{where}: " if where else ""
+    if not known:
+        raise KnobError(f"{prefix}cannot automate {name}: this model's knob names are unknown", hint="param-config")
+    raise KnobError(f"{prefix}cannot automate unknown knob {name!r}; this model's knobs: {', '.join(known)}")
+
+
+def read_automation_csv(path: Union[str, Path], specs: Optional[Sequence[KnobSpec]] = None) -> List[Curve]:
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -156,7 +189,7 @@ def read_automation_csv(path: Union[str, Path]) -> List[Curve]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
-    return parse_automation_csv(text, str(path))
+    return parse_automation_csv(text, str(path), specs)
 
 
 class Automation:
@@ -169,10 +202,8 @@ class Automation:
             if curve.name in self.curves:
                 raise ConfigError(f"knob {curve.name} is automated twice")
             spec = by_name.get(curve.name)
-            if spec is None:
-                if not specs:
-                    raise KnobError(f"cannot automate {curve.name}: this model's knob names are unknown", hint="param-config")
-                raise KnobError(f"cannot automate unknown knob {curve.name!r}; this model's knobs: {', '.join(by_name)}")
+            if spec is None:  # a CSV's curve names its file
+                _check_name(curve.name, specs, curve.origin if curve.rows is not None else "")
             _check_points(spec, curve, allow_out_of_range)
             if spec.type == "boolean" and not curve.step:
                 curve = dataclasses.replace(curve, step=True)
@@ -231,7 +262,7 @@ def automation_from_args(
     (`fixed`), is an error."""
     curves = [parse_automate(a) for a in automate]
     if csv_path is not None:
-        curves += read_automation_csv(csv_path)
+        curves += read_automation_csv(csv_path, specs)
     if not curves:
         return None
     for curve in curves:
