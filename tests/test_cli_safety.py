@@ -808,6 +808,11 @@ def test_every_help_documents_the_exit_codes(capsys, verb):
     assert "drift" not in text  # exit code 1 is the audit's alone
 
 
+def test_render_help_says_negative_automation_times_shape_the_start(capsys):
+    # they are accepted (the value at 0 s comes from the points around it), so the help says so
+    assert "points before 0 s shape the start" in _help(capsys, "render")
+
+
 def test_only_the_audit_help_speaks_of_drift(capsys):
     assert "1 drift" in _help(capsys, "audit")
 

@@ -55,8 +55,8 @@ DESCRIPTION = (
 AUTOMATE_HELP = (
     "move a knob over time: points SECONDS:VALUE, times increasing (e.g. drive=0:0,10:1 sweeps drive from 0 "
     "to 1 over the first 10 s). Continuous knobs move in straight lines between points, booleans switch at "
-    "each point; before the first point and after the last the value holds. Applied as given, sample by "
-    "sample (no smoothing). Repeatable, once per knob; a knob cannot also be set with --knob"
+    "each point; before the first point and after the last the value holds. Times may be negative: points "
+    "before 0 s shape the start (drive=-1:0,1:1 begins at 0.5). Applied as given, sample by sample (no smoothing). Repeatable, once per knob; a knob cannot also be set with --knob"
 )
 CONTROL_HELP = (
     "HyperConvNet only: its knobs make its weights, which follow automation every N samples "
