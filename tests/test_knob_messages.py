@@ -164,6 +164,13 @@ def test_the_api_names_a_point_by_number():
         stream.Automation([curve], [DRIVE])
 
 
+def test_extrapolating_a_curve_warns_once_with_its_span(capsys, tmp_path, di):
+    # both ends of the curve are out of range: the warning gives its min and max, not one value
+    code, _, err = render(capsys, tmp_path, di, "--automate", "drive=0:-1,0.02:0.5,0.04:3", "--extrapolate")
+    assert (code, err) == (0, "nam-legacy: warning: knob drive moves between -1 and 3, outside its range 0 to 1: "
+                              "extrapolating\n")
+
+
 # --- true/false are for switches ---
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import io
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -26,7 +27,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from ..errors import ConfigError, FileAccessError
-from ..knobs import KnobError, KnobSpec, _num
+from ..knobs import KnobError, KnobSpec, OutOfRangeWarning, _num
 from ..text import quote
 from .knobs import first_bad
 
@@ -242,6 +243,13 @@ def _check_points(spec: KnobSpec, curve: Curve, allow_out_of_range: bool) -> Non
                         "true/false are for switches")
     i = first_bad(spec, curve.values)
     if i is None:
+        return
+    if allow_out_of_range and spec.type != "boolean" and math.isfinite(curve.values[i]):
+        # only out-of-range values are left (first_bad names a never-allowed one first): one
+        # warning for the whole curve, with the span it covers
+        low, high = _num(curve.values.min()), _num(curve.values.max())
+        warnings.warn(f"knob {spec.name} moves between {low} and {high}, outside its range {spec.allowed}: extrapolating",
+                      OutOfRangeWarning, stacklevel=4)
         return
     try:
         spec.check(float(curve.values[i]), allow_out_of_range=allow_out_of_range)
