@@ -51,6 +51,12 @@ class LegacyError(Exception):
             text = text[:MESSAGE_LIMIT] + "…" + text[-MESSAGE_LIMIT:]
         self._text = text
         self.file: Optional[str] = None  # the file's shown name, once an entry point added it
+        # Once a file was found to be the one at fault (`naming`), no outer entry point names
+        # another: a bad --param-config is its own file's error, not the model's. `role`
+        # says which of a command's inputs it is ("config", "param-config"), for the CLI
+        # to name the option (tools/hints.py).
+        self.named: Optional[str] = None  # the name of the file at fault, once known
+        self.role: Optional[str] = None
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -61,14 +67,16 @@ class LegacyError(Exception):
             text = f"{self.file}: {text}"
         return one_line(text)
 
-    def name_file(self, path: Any) -> "LegacyError":
-        """Prefix the name of `path` unless the message names a file already."""
-        if getattr(self, "file", None) or not isinstance(path, (str, os.PathLike)):
+    def name_file(self, path: Any, role: Optional[str] = None) -> "LegacyError":
+        """Prefix the name of `path` unless the message names a file already, or an inner
+        entry point already named the file at fault."""
+        if getattr(self, "file", None) or getattr(self, "named", False) or not isinstance(path, (str, os.PathLike)):
             return self
         name = file_label(path)
         if name and not _mentions(getattr(self, "_text", ""), name):
             self.file = clip(name, _NAME_LIMIT)
             self.args = (str(self),)
+        self.named, self.role = clip(name, _NAME_LIMIT) if name else None, role
         return self
 
 
@@ -97,12 +105,13 @@ def _mentions(text: str, name: str) -> bool:
 
 
 @contextmanager
-def naming(path: Any) -> Iterator[None]:
-    """Any LegacyError raised inside names `path` (a str or PathLike; other values are ignored)."""
+def naming(path: Any, role: Optional[str] = None) -> Iterator[None]:
+    """Any LegacyError raised inside names `path` (a str or PathLike; other values are
+    ignored) and no other file; `role` says which input it is (LegacyError.role)."""
     try:
         yield
     except LegacyError as e:
-        e.name_file(path)
+        e.name_file(path, role)
         raise
 
 

@@ -153,7 +153,7 @@ def _knob_vector(specs, count, values, named) -> List[float]:
             raise ConfigError(f"the model takes {count} knob values: pass --params (sorted-name order)")
         return []
     if len(specs) != count:
-        raise ConfigError(f"the param config names {len(specs)} knobs but the model takes {count}")
+        raise ConfigError(f"the param config names {len(specs)} knob{'' if len(specs) == 1 else 's'} but the model takes {count}")
     named = dict(named or {})
     unknown = sorted(set(named) - {s.name for s in specs})
     if unknown:

@@ -7,6 +7,7 @@ own config → import the flat weights (compat.weights).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -19,7 +20,7 @@ from . import architectures, weights
 from .describe import knob_count
 from .detect import ReleaseRange
 from .finite import nonfinite_warning
-from .errors import ConfigError, UnknownFormatError, UnsupportedReleaseError, names_file, naming
+from .errors import ConfigError, UnknownFormatError, UnsupportedReleaseError, file_label, names_file, naming
 from .formats import RawModel
 from .formats.configs import read_config
 from .formats.cpp_header import read_cpp_header
@@ -85,18 +86,29 @@ def load(
     """
     path = Path(path)
     fmt = sniff(path)
-    with naming(param_config):  # a bad --param-config names its own file, not the model's
+    with naming(param_config, "param-config"):  # a bad --param-config names its own file, not the model's
         user_params = _param_config(param_config)
     target = target_release(release)
     if fmt == "ckpt":
-        return _from_checkpoint(path, config, user_params, target)
+        return _check_knob_count(_from_checkpoint(path, config, user_params, target), param_config)
     if fmt == "ckpt-legacy":
         raise UnsupportedReleaseError(f"{path.name} uses torch's pre-1.6 (non-zip) checkpoint format, which is not supported; "
                                       "re-save it with torch >= 1.6 in a trusted environment")
     reader = _READERS.get(fmt)
     if reader is None:
         raise UnknownFormatError(f"{path.name}: a {fmt} file holds no model; pass the checkpoint or export it belongs to")
-    return _from_raw(reader(path), user_params, target)
+    return _check_knob_count(_from_raw(reader(path), user_params, target), param_config)
+
+
+def _check_knob_count(legacy: LegacyModel, param_config) -> LegacyModel:
+    """A param config the caller gave must name as many knobs as the model takes: refused
+    here, naming its own file, rather than later at the first use of a knob."""
+    given, count = len(legacy.param_config or ()), legacy.knob_count
+    if param_config is None or given == count:
+        return legacy
+    name = file_label(param_config) if isinstance(param_config, (str, os.PathLike)) else "the param config"
+    with naming(param_config, "param-config"):
+        raise ConfigError(f"{name} names {given} knob{'' if given == 1 else 's'} but the {legacy.architecture} takes {count}")
 
 
 def _weight_warnings(model) -> List[str]:

@@ -96,7 +96,7 @@ def open_checkpoint(
 ) -> LoadedCheckpoint:
     """Everything we learn from loading `path`; the model is in eval mode."""
     target = target_release(release)
-    with naming(model_config):  # a bad model config names its own file (checked before the checkpoint is read)
+    with naming(model_config, "config"):  # a bad model config names its own file (checked before the checkpoint is read)
         name, net_config = architectures.net_spec(architectures.read_model_config(model_config))
         model = architectures.build(name, net_config, target)
     own = net_state.specs(model)

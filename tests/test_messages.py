@@ -226,6 +226,26 @@ def test_config_errors_name_the_config_not_the_model(tmp_path):
     assert str(info.value).startswith("bad config.json: ") and "model.nam" not in str(info.value)
 
 
+def test_a_bad_param_config_is_its_own_files_error_and_the_cli_names_its_option(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{bad")
+    with pytest.raises(CorruptFileError) as info:
+        compat.load(LSTM_NAM, param_config=bad)
+    assert str(info.value).startswith("bad.json is not valid JSON") and "model.nam" not in str(info.value)
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"drive": {"type": "continuous", "default_value": 0.5, "minval": 0, "maxval": 1}}))
+    with pytest.raises(ConfigError) as info:
+        compat.load(LSTM_NAM, param_config=one)
+    assert str(info.value) == "one.json names 1 knob but the CatLSTM takes 3"
+    for path, line in ((bad, "--param-config bad.json is not valid JSON: "),
+                       (one, "--param-config one.json names 1 knob but the CatLSTM takes 3\n")):
+        assert cli.main(["inspect", str(LSTM_NAM), "--param-config", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nam-legacy: error: {line}") and err.count("\n") == 1, err
+    assert cli.main(["inspect", str(LSTM_CKPT), "--config", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("nam-legacy: error: --config bad.json is not valid JSON: ")
+
+
 def test_names_file_leaves_a_named_message_alone():
     @names_file
     def reader(path):

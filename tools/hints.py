@@ -11,8 +11,20 @@ FLAG_HINTS = {
 }
 
 
+# The option that gave the file an error is about (`LegacyError.role`): `--param-config p.json ...`.
+FLAG_FILES = {
+    "config": "--config",
+    "param-config": "--param-config",
+}
+
+
 def error_text(error: BaseException) -> str:
-    """The error's message, followed by the CLI flag for its hint, if it has one."""
+    """The error's message, led by the option that gave its file and followed by the CLI
+    flag for its hint, as it has them."""
     text = exception_text(error)
+    flag = FLAG_FILES.get(getattr(error, "role", None))
+    if flag:  # `--param-config p.json is not valid JSON`, `--param-config: cannot read p.json: ...`
+        named = getattr(error, "named", None)
+        text = f"{flag} {text}" if named and text.startswith(named) else f"{flag}: {text}"
     hint = FLAG_HINTS.get(getattr(error, "hint", None))
     return f"{text} ({hint})" if hint else text

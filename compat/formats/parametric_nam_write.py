@@ -76,7 +76,7 @@ def parametric_document(legacy, *, date: Optional[datetime] = None) -> Dict[str,
             hint="param-config",
         )
     if len(knobs) != count:
-        raise ConfigError(f"the param config names {len(knobs)} knobs but the {arch} takes {count}")
+        raise ConfigError(f"the param config names {len(knobs)} knob{'' if len(knobs) == 1 else 's'} but the {arch} takes {count}")
     params = params_from_knobs(knobs)
     enc = encoding(params, [k.name for k in knobs])
     if arch == "CatLSTM":
