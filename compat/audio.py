@@ -166,7 +166,7 @@ class _SoundFileReader(AudioReader):
         if self._sf.channels != 1:
             channels = self._sf.channels
             self._sf.close()
-            raise ConfigError(f"{path}: {channels} channels; models take mono audio")
+            raise ConfigError(f"{path}: {channels} channels; models take mono audio (mix it down to mono or pick one channel first)")
         # FLAC reports a PCM subtype too: only uncompressed containers are bounded by size
         self.compressed = self._sf.format not in _UNCOMPRESSED or self._sf.subtype not in _WIDTH
         self.may_hold_nonfinite = self._sf.subtype not in _INTEGER

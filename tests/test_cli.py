@@ -192,6 +192,18 @@ def test_render_refuses_a_wav_at_another_rate(capsys, tmp_path, mode):
     assert code == 0, err
 
 
+@pytest.mark.parametrize("mode", [[], ["--offline"]])
+def test_render_refuses_stereo_naming_the_input_option_with_a_fix(capsys, tmp_path, mode):
+    import soundfile
+
+    soundfile.write(tmp_path / "in.wav", np.zeros((100, 2), dtype=np.float32), 48_000)
+    code, _, err = run(capsys, "render", CKPT, "--config", CONFIG, "--params", "0,0,0", "--input", str(tmp_path / "in.wav"),
+                       "--output", str(tmp_path / "o.wav"), *mode)
+    assert code == 2 and err == (f"nam-legacy: error: --input {tmp_path / 'in.wav'}: 2 channels; models take mono audio "
+                                 "(mix it down to mono or pick one channel first)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
 def test_export_verb_writes_the_release_format(capsys, tmp_path):
     original = FIXTURES / "0.5.1" / "catlstm" / "export" / "model.nam"
     date = json.loads(original.read_text())["metadata"]["date"]

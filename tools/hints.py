@@ -3,6 +3,8 @@ the library's messages name no option, so the API and the CLI each add their own
 
 from __future__ import annotations
 
+import re
+
 from .output import exception_text
 
 FLAG_HINTS = {
@@ -14,6 +16,7 @@ FLAG_HINTS = {
 # The option that gave the file an error is about (`LegacyError.role`): `--param-config p.json ...`.
 FLAG_FILES = {
     "config": "--config",
+    "input": "--input",
     "param-config": "--param-config",
 }
 
@@ -25,6 +28,7 @@ def error_text(error: BaseException) -> str:
     flag = FLAG_FILES.get(getattr(error, "role", None))
     if flag:  # `--param-config p.json is not valid JSON`, `--param-config: cannot read p.json: ...`
         named = getattr(error, "named", None)
-        text = f"{flag} {text}" if named and text.startswith(named) else f"{flag}: {text}"
+        first = re.match(r"[^\s:]*", text).group()  # the file's path or name, when the message starts with it
+        text = f"{flag} {text}" if named and first.endswith(named) else f"{flag}: {text}"
     hint = FLAG_HINTS.get(getattr(error, "hint", None))
     return f"{text} ({hint})" if hint else text

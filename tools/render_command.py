@@ -24,7 +24,7 @@ import compat
 import compat.stream as stream
 from compat.atomic import atomic_write_bytes
 from compat.audio import check_finite, find_nonfinite, open_audio, open_audio_writer, read_audio, write_audio
-from compat.errors import FileAccessError
+from compat.errors import FileAccessError, naming
 from compat.knobs import OutOfRangeWarning, knob_vector, parse_named, parse_positional
 from compat.outputs import check_output, input_paths
 from compat.render import render, render_blocks
@@ -147,8 +147,14 @@ def _check_length(args, frames: int, receptive_field: int) -> int:
     return receptive_field - 1
 
 
+def _open_input(args):
+    """The input's reader; a file that cannot be opened as mono audio is named as --input."""
+    with naming(args.input, "input"):
+        return open_audio(args.input)
+
+
 def _render_streamed(args, legacy, knobs, automation) -> Dict:
-    with open_audio(args.input) as reader:
+    with _open_input(args) as reader:
         skip = _check_length(args, reader.frames, legacy.model.receptive_field)
         rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
         envelope = _envelope(args, reader.frames - skip)
@@ -176,7 +182,7 @@ def _render_streamed(args, legacy, knobs, automation) -> Dict:
 
 
 def _warn_offline_length(args, legacy) -> None:
-    with open_audio(args.input) as reader:  # the header only: before anything is held in memory
+    with _open_input(args) as reader:  # the header only: before anything is held in memory
         frames, rate = reader.frames, reader.sample_rate or legacy.sample_rate or TRAINING_RATE
     seconds = frames / rate
     if seconds > OFFLINE_WARN_SECONDS:
@@ -187,7 +193,8 @@ def _warn_offline_length(args, legacy) -> None:
 
 def _render_offline(args, legacy, knobs, automation) -> Dict:
     _warn_offline_length(args, legacy)
-    audio = read_audio(args.input)
+    with naming(args.input, "input"):
+        audio = read_audio(args.input)
     skip = _check_length(args, audio.samples.size, legacy.model.receptive_field)
     rate = check_rate(audio.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
     check_finite(audio.samples, sample_rate=rate, source=f"--input {args.input}")
