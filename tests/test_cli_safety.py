@@ -813,6 +813,21 @@ def test_render_help_says_negative_automation_times_shape_the_start(capsys):
     assert "points before 0 s shape the start" in _help(capsys, "render")
 
 
+@pytest.mark.parametrize("verb, count", [(["inspect"], 2), (["render"], 3), (["export"], 1), (["migrate"], 1), (["pack"], 1),
+                                         (["audit"], 1)])
+def test_help_shows_one_example_command_per_line(capsys, monkeypatch, verb, count):
+    # argparse reflows an epilog: the commands used to run together in one paragraph
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([*verb, "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    examples = [line.strip() for line in lines if "nam-legacy " in line and line.strip().startswith("nam-legacy ")]
+    assert len(examples) == count, lines
+    for command in examples:  # each whole on its line, and nothing after it
+        assert " | " not in command and command.startswith(f"nam-legacy {verb[0]} ") and not command.endswith(".")
+        assert "Exit codes" not in command and "exit codes" not in command
+
+
 def test_only_the_audit_help_speaks_of_drift(capsys):
     assert "1 drift" in _help(capsys, "audit")
 

@@ -33,7 +33,7 @@ from compat.outputs import input_paths
 from . import demo, render_command
 from .audit import command as audit_command
 from .migrate_commands import add_parsers as add_migrate_parsers
-from .flags import EXIT_CODES, OneLineParser, add_overwrite, epilog
+from .flags import OneLineParser, add_overwrite, epilog
 from .hints import error_text
 from .output import install as install_output, internal_error_line, json_text, message_line
 from .report import format_inspect, inspect_facts, note_warning, show_progress, warning_log, warnings_said
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Load, run and re-export the parametric (knob) models of Neural Amp Modeler 0.3.0-0.7.4 "
         "(CatLSTM, CatWaveNet, HyperConvNet), bit-exact with the releases that made them.",
-        epilog=epilog("Knob values given with --params are in sorted-name order, the order the models consume them."),
+        epilog=epilog(note="Knob values given with --params are in sorted-name order, the order the models consume them."),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("inspect", help="describe a legacy file: architecture, release, knobs, size",
                          description="Describe a legacy file: format, the releases that could have written it, architecture, "
                          "knobs, receptive field, parameter count, metadata.",
-                         epilog=f"examples: nam-legacy inspect model.nam | nam-legacy inspect model.ckpt --config catlstm.json --json. {EXIT_CODES}.")
+                         epilog=epilog("nam-legacy inspect model.nam", "nam-legacy inspect model.ckpt --config catlstm.json --json",
+                                       outputs=False))
     _add_model_args(p)
     p.set_defaults(run=cmd_inspect)
 
@@ -132,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "or as a parametric-nam .nam for plugins with live knobs",
                          description="Write a legacy model exactly as a given release wrote it: layout, key order, number "
                          "formatting and file names. Output appears atomically.",
-                         epilog=epilog("example: nam-legacy export model.ckpt --config catlstm.json --param-config params.json "
-                                       "--format nam --as-release 0.5.1 --output model.nam --date 2024-01-14T12:00:00."))
+                         epilog=epilog("nam-legacy export model.ckpt --config catlstm.json --param-config params.json "
+                                       "--format nam --as-release 0.5.1 --output model.nam --date 2024-01-14T12:00:00"))
     _add_model_args(p)
     p.add_argument("--load-release", dest="release", help=argparse.SUPPRESS)  # the old name of --release here
     p.add_argument("--format", required=True, choices=("nam", "dir", "header", "parametric-nam"), help="nam: a .nam file (0.5.0+); dir: config.json + weights.npy "

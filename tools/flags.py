@@ -19,9 +19,31 @@ OUTPUT_POLICY = (
 )
 
 
-def epilog(example: str = "") -> str:
-    """A verb's epilog: its example, the output policy, the exit codes."""
-    return " ".join(part for part in (example, OUTPUT_POLICY, EXIT_CODES + ".") if part)
+def epilog(*examples: str, note: str = "", outputs: bool = True) -> str:
+    """A verb's epilog: its example commands (one per line), a note, the output policy
+    (`outputs`: for verbs that write files) and the exit codes, as paragraphs."""
+    parts = []
+    if examples:
+        parts.append("\n".join(["examples:" if len(examples) > 1 else "example:", *(f"  {e}" for e in examples)]))
+    parts += [note, OUTPUT_POLICY if outputs else "", EXIT_CODES + "."]
+    return "\n\n".join(part for part in parts if part)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that a description or epilog keeps its own line breaks:
+    each line is a paragraph filled to the terminal's width, and an indented line (an
+    example command) is kept whole, so commands never run together."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            if not line.strip():
+                lines.append("")
+            elif line[0].isspace():
+                lines.append(indent + line)
+            else:
+                lines.append(super()._fill_text(line, width, indent))
+        return "\n".join(lines)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,6 +52,10 @@ class OneLineParser(argparse.ArgumentParser):
     nam-legacy migrate --help)`, exit code 2. Subparsers are of this class too (argparse
     makes them of the parent's class), and arguments no parser knows are reported by the
     verb's own parser, not the top-level one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         from .output import message_line

@@ -127,8 +127,8 @@ def add_parsers(subparsers) -> None:
         "migrate", help="write a current-NAM .nam of a legacy parametric model at one knob setting",
         description="Fold a CatLSTM / CatWaveNet / HyperConvNet at one knob setting into an ordinary current-NAM "
         "LSTM / WaveNet / ConvNet .nam (exact up to float32 rounding), with loudness, gain and provenance metadata.",
-        epilog=epilog("example: nam-legacy migrate model.ckpt --config catlstm.json --param-config params.json "
-                      "--knob drive=0.7 --output amp-drive-0.7.nam --date 2024-01-14T12:00:00."))
+        epilog=epilog("nam-legacy migrate model.ckpt --config catlstm.json --param-config params.json "
+                      "--knob drive=0.7 --output amp-drive-0.7.nam --date 2024-01-14T12:00:00"))
     _model_args(p)
     p.add_argument("--params", metavar="V1,V2,...", help="all knob values in sorted-name order")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="one knob by name (repeatable, once per knob); the others keep their defaults")
@@ -142,7 +142,7 @@ def add_parsers(subparsers) -> None:
         "(named by each grid knob's index and value, so they list in grid order), manifest.json and loudness.png. Files appear atomically; re-running "
         "an interrupted pack skips the files already complete. Grid values are checked against the knobs' "
         "ranges before any work.",
-        epilog=epilog("example: nam-legacy pack amp.nam --grid drive=0:1:5 --grid tone=0,0.5,1 --output amp-pack."))
+        epilog=epilog("nam-legacy pack amp.nam --grid drive=0:1:5 --grid tone=0,0.5,1 --output amp-pack"))
     _model_args(p)
     p.add_argument("--grid", action="append", default=[], metavar="NAME=START:STOP:COUNT|NAME=V1,V2,...",
                    help="a knob's grid values: COUNT evenly spaced values from START to STOP inclusive, or a list "

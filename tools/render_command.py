@@ -317,11 +317,13 @@ def _report(args, legacy, knobs, automation, done: Dict) -> None:
 def add_parser(verbs, add_model_args) -> None:
     p = verbs.add_parser("render", help="run a legacy model on audio, streamed, with constant or automated knobs",
                          description=DESCRIPTION,
-                         epilog=epilog("examples: nam-legacy render model.nam --knob drive=0.7 --input di.wav --output out.wav | "
+                         epilog=epilog("nam-legacy render model.nam --knob drive=0.7 --input di.wav --output out.wav",
                                        "nam-legacy render model.nam --automate drive=0:0,10:1 --knob tone=0.3 --input di.wav "
-                                       "--output sweep.wav --plot sweep.png | nam-legacy render model.ckpt --config catlstm.json "
-                                       "--params 0,0.3,0.5 --input di.wav --output out.wav. Knob values given with --params are in "
-                                       "sorted-name order, the order the models consume them."))
+                                       "--output sweep.wav --plot sweep.png",
+                                       "nam-legacy render model.ckpt --config catlstm.json --params 0,0.3,0.5 --input di.wav "
+                                       "--output out.wav",
+                                       note="Knob values given with --params are in sorted-name order, the order the models "
+                                       "consume them."))
     add_model_args(p)
     p.add_argument("--params", metavar="V1,V2,...", help="all knob values in sorted-name order, e.g. 0,0.3,0.5 (constant)")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",

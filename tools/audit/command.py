@@ -31,8 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Read upstream's modules commit by commit straight from git (no checkout), log every "
         "change to their API surface (signatures, defaults, bases, abstract members, constants, config "
         "keys), and compare nam_legacy's surface with upstream's at each release in the range.",
-        epilog="exit codes: 0 conforms (or documented in docs/quirks.md), 1 drift, 2 usage error, 3 internal error. "
-        "example: nam-legacy audit --repo ~/src/neural-amp-modeler --format markdown",
+        epilog="example:\n  nam-legacy audit --repo ~/src/neural-amp-modeler --format markdown\n\n"
+        "exit codes: 0 conforms (or documented in docs/quirks.md), 1 drift, 2 usage error, 3 internal error.",
     )
     p.add_argument("--repo", default=os.environ.get("NAM_UPSTREAM_REPO"), metavar="PATH_OR_URL",
                    help="upstream clone (bare is fine) or URL to clone; default $NAM_UPSTREAM_REPO")
