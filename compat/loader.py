@@ -81,7 +81,8 @@ def load(
     :param config: the model config JSON (dict or path); required for checkpoints, which
         carry no architecture, ignored otherwise.
     :param param_config: knob names/types/defaults/ranges (dict or path); overrides what
-        the file says. Checkpoints carry none.
+        the file says. Checkpoints carry none. It must name as many knobs as the model
+        takes (ConfigError naming its file otherwise).
     :param release: build the model as this release did (default ae86979).
     """
     path = Path(path)
