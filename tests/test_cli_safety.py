@@ -514,6 +514,21 @@ def test_the_console_script_is_the_guarded_entry_point():
     assert scripts == {"nam-legacy": "tools.entry:console"}
 
 
+def test_help_and_usage_errors_answer_without_loading_torch():
+    """`--help`, a verb's `--help` and a usage error build the parser only: torch (a second or
+    more to import) is loaded once a verb runs."""
+    child = ("import contextlib, io, sys; from tools.cli import main\n"
+             "for argv in (['--help'], ['render', '--help'], ['pack', '--help'], ['render'], ['inspect', '--bogus']):\n"
+             "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+             "        try:\n"
+             "            main(argv)\n"
+             "        except SystemExit:\n"
+             "            pass\n"
+             "print(sorted(m for m in ('torch', 'matplotlib', 'soundfile') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("entry", ["console", "main"])
 def test_ctrl_c_after_the_command_finished_keeps_its_exit_code(entry):
     """A SIGINT during the interpreter's teardown (here: from an exit handler), after the

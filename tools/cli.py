@@ -22,12 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-import torch
-
 import compat
 from compat.atomic import discard_scratch
-from compat.describe import describe
-from compat.exporter import check_date_applies
 from compat.outputs import input_paths
 
 from . import demo, render_command
@@ -50,6 +46,8 @@ def _model_inputs(args, *more) -> list:
 
 
 def cmd_inspect(args) -> int:
+    from compat.describe import describe
+
     facts = inspect_facts(describe(_load(args)))
     print(json_text(facts, indent=2) if args.json else "\n".join(format_inspect(facts)))
     return 0
@@ -64,6 +62,8 @@ def cmd_export(args) -> int:
         except ValueError:
             raise compat.ConfigError(f"--date must be ISO 8601 (e.g. 2024-01-14T12:00:00), got {args.date!r}") from None
     write_as = args.as_release or args.release
+    from compat.exporter import check_date_applies
+
     check_date_applies(legacy.architecture, args.format, write_as, date)
     out = compat.export(legacy, args.format, args.output, release=write_as, date=date, overwrite=args.overwrite,
                         inputs=_model_inputs(args))
@@ -191,6 +191,8 @@ _USER_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, err
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import torch  # after parsing: --help and usage errors answer without loading it
+
     torch.set_num_threads(1)  # bit-exactness is defined (and fastest here) on one thread
     # Upstream's models log "Nominal settings aren't defined..." at every metadata step
     # (a dozen times per export); that is noise on a command line.

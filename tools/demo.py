@@ -26,13 +26,9 @@ import numpy as np
 from tqdm import tqdm
 
 import compat
-import compat.stream as stream
 from compat.atomic import forget, scratch_folder
 from compat.audio import open_audio_writer, write_audio
-from compat.describe import describe
-from compat.migrate.pack import source_sha256
 from compat.outputs import check_output, input_paths, put_in_place
-from compat.render import render_blocks
 
 from .report import format_facts, format_knobs, inspect_facts, knobs_report, show_progress, user_format, warnings_said
 
@@ -112,6 +108,8 @@ def run(outdir: Path, say: Callable[[str], None] = print, *, overwrite: bool = F
 
 
 def _write_marker(work: Path) -> None:
+    from compat.migrate.pack import source_sha256
+
     files = {p.relative_to(work).as_posix(): {"size": p.stat().st_size, "sha256": source_sha256(p)}
              for p in sorted(work.rglob("*")) if p.is_file()}
     about = ("written by `nam-legacy demo`: every file it wrote here; `nam-legacy demo --overwrite` replaces this "
@@ -124,6 +122,8 @@ def not_a_demo_folder(folder: Path) -> Optional[str]:
     """None when `folder` holds only what an earlier demo wrote there (its MARKER lists
     each file, size and sha256), unchanged, and nothing else; else why not
     (compat.outputs.Replaceable)."""
+    from compat.migrate.pack import source_sha256
+
     try:
         marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -151,6 +151,8 @@ def not_a_demo_folder(folder: Path) -> Optional[str]:
 
 
 def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -> Dict:
+    from compat.describe import describe
+
     """Write into `work`; report and print paths as they will be under `outdir`."""
     final = lambda p: str(outdir / Path(p).relative_to(work))  # noqa: E731
     legacy = compat.load(CHECKPOINT, config=MODEL_CONFIG, param_config=PARAM_CONFIG)
@@ -189,6 +191,9 @@ def _run(work: Path, outdir: Path, say: Callable[[str], None], progress: bool) -
 
 
 def _sweep(legacy, x: np.ndarray, work: Path, final, *, progress: bool) -> Dict:
+    import compat.stream as stream
+    from compat.render import render_blocks
+
     """The checkpoint on `x`, streamed in blocks with the drive knob automated (render --automate)."""
     from compat.migrate.plot import PlotUnavailable, WaveformEnvelope, automation_png
 

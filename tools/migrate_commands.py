@@ -107,7 +107,7 @@ def cmd_pack(args) -> int:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    from compat.migrate.fold import INITIAL_STATES
+    from compat.choices import INITIAL_STATES
 
     p.add_argument("path", help="a legacy file: Lightning .ckpt, .nam, export folder or C++ header")
     p.add_argument("--config", metavar="MODEL_JSON", help="the model config JSON (required for checkpoints)")

@@ -21,13 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 import compat
-import compat.stream as stream
 from compat.atomic import atomic_write_bytes
 from compat.audio import check_finite, find_nonfinite, open_audio, open_audio_writer, read_audio, write_audio
 from compat.errors import FileAccessError, naming
 from compat.knobs import OutOfRangeWarning, knob_vector, parse_named, parse_positional
 from compat.outputs import check_output, input_paths
-from compat.render import render, render_blocks
 
 from .flags import add_extrapolate, add_overwrite, epilog
 from .output import json_text, message_line
@@ -94,6 +92,8 @@ def _warn(text: str) -> None:
 
 
 def cmd_render(args) -> int:
+    import compat.stream as stream  # torch: loaded once a verb runs, not for --help
+
     # The arguments alone first, then the outputs, then the model: nothing is read twice
     # and nothing is written before everything the user gave has been checked.
     values, named = parse_positional(args.params), parse_named(args.knob)
@@ -154,6 +154,9 @@ def _open_input(args):
 
 
 def _render_streamed(args, legacy, knobs, automation) -> Dict:
+    import compat.stream as stream
+    from compat.render import render_blocks
+
     with _open_input(args) as reader:
         skip = _check_length(args, reader.frames, legacy.model.receptive_field)
         rate = check_rate(reader.sample_rate, legacy.sample_rate, args.ignore_rate, args.input)
@@ -192,6 +195,8 @@ def _warn_offline_length(args, legacy) -> None:
 
 
 def _render_offline(args, legacy, knobs, automation) -> Dict:
+    from compat.render import render
+
     _warn_offline_length(args, legacy)
     with naming(args.input, "input"):
         audio = read_audio(args.input)

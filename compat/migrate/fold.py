@@ -32,6 +32,7 @@ from nam_legacy.models.parametric.hyper_net import (
     _Flatten,
 )
 
+from ..choices import INITIAL_STATES  # where the migrated LSTM starts (see there)
 from ..describe import knob_count
 from ..errors import ConfigError
 from ..finite import check_finite_weights
@@ -39,11 +40,6 @@ from ..knobs import KnobSpec, knob_vector
 
 __all__ = ["Folded", "fold", "INITIAL_STATES"]
 
-# Where the migrated LSTM starts: "burn-in" = what current NAM's export stores (the core run
-# on 48,000 zeros from the zero state, here at the folded knob setting); "model" = the state
-# the legacy model's own forward starts from (learned state, a file's stored state, or zeros
-# for 0.3.0), so the migrated file reproduces the legacy forward from the first sample.
-INITIAL_STATES = ("burn-in", "model")
 BURN_IN_SAMPLES = 48_000  # current NAM's LSTM._get_initial_state_burn_in
 
 
