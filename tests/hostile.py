@@ -133,10 +133,12 @@ _baseline: Optional[int] = None
 
 
 def idle_rss() -> int:
-    """Peak RSS of a CLI child that only starts up (imports torch, compat, tools)."""
+    """Peak RSS of a CLI child that starts a verb and stops at once (`inspect` of a missing
+    file: torch, compat's loaders and tools imported, no file read). Not `--version`: the
+    parser answers that before torch is loaded."""
     global _baseline
     if _baseline is None:
-        _baseline = run_cli(["--version"]).peak_rss
+        _baseline = run_cli(["inspect", "no-such-file.nam"]).peak_rss
     return _baseline
 
 
